@@ -1,0 +1,23 @@
+//! # otto-ot
+//!
+//! Optimal transport and Wasserstein geometry on plain `f64` arrays: exact OT (network simplex for
+//! general weights, a dedicated assignment solver for uniform n×n problems), entropic OT
+//! (log-domain Sinkhorn with ε-scaling, unbalanced, Sinkhorn divergence), 1-D and sliced OT, Gaussian
+//! closed forms (Bures–Wasserstein, McCann geodesic, entropic plan / Schrödinger bridge) and plan
+//! sampling. No neural-network code; a user who only needs fast OT depends on this crate alone.
+//!
+//! Conventions: `a` (length n) and `b` (length m) are the source and target weights, `cost` is the
+//! n×m matrix `C_ij = c(x_i, y_j)`, plans are n×m with marginals `a` and `b`. Functions named `w2`
+//! return the distance W2, those named `w2_squared` its square (the optimal cost for `‖x − y‖²`).
+
+pub mod cost;
+pub mod error;
+pub mod marginal;
+pub mod matrix;
+pub mod plan;
+pub mod status;
+
+pub use cost::{cost_matrix, squared_euclidean, GroundCost};
+pub use error::{OtError, Result};
+pub use matrix::Matrix;
+pub use status::Status;
