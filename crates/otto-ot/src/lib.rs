@@ -12,9 +12,12 @@
 
 pub mod cost;
 pub mod error;
+pub mod gaussian;
 pub mod marginal;
 pub mod matrix;
+pub mod one_d;
 pub mod plan;
+pub mod sliced;
 pub mod status;
 
 pub use cost::{cost_matrix, squared_euclidean, GroundCost};
