@@ -10,6 +10,7 @@ out="${OUT:-$here/out}"
 repeats="${REPEATS:-3}"
 threads="${THREADS:-2}"
 export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads"
+export RAYON_NUM_THREADS="$threads"   # otto side, if it uses rayon
 py="$here/.venv/bin/python"
 
 bash "$here/setup.sh"                                   # (a) venv with pinned POT
