@@ -1,1 +1,51 @@
-fn main() {}
+//! `otto`: generative modeling in Wasserstein space, from the command line.
+//!
+//! A thin layer over the `otto` and `otto-ot` libraries: it parses flags into solver options,
+//! reads and writes `.npy` files, and prints a table (or JSON with `--json`). Errors are one line
+//! on stderr and a non-zero exit code.
+
+mod demo;
+mod npy;
+mod ot;
+mod plot;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "otto",
+    version,
+    about = "Generative modeling in Wasserstein space: optimal transport, flow matching, diffusion, bridges",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Exact and entropic optimal transport between two built-in point clouds, with plots.
+    Demo(demo::DemoArgs),
+    /// Optimal-transport solvers on .npy inputs.
+    #[command(subcommand)]
+    Ot(ot::OtCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Ot(cmd) => ot::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

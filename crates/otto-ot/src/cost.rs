@@ -23,7 +23,7 @@ impl GroundCost {
     /// Checks the parameters of the cost.
     pub fn validate(&self) -> Result<()> {
         if let GroundCost::Minkowski { p, power } = *self {
-            if !(p >= 1.0) {
+            if p.is_nan() || p < 1.0 {
                 return Err(OtError::InvalidOption {
                     name: "p",
                     value: p.to_string(),
@@ -48,13 +48,23 @@ impl GroundCost {
             GroundCost::SquaredEuclidean => x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum(),
             GroundCost::Minkowski { p, power } => {
                 let norm = if p.is_infinite() {
-                    x.iter().zip(y).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()))
+                    x.iter()
+                        .zip(y)
+                        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()))
                 } else if p == 1.0 {
                     x.iter().zip(y).map(|(a, b)| (a - b).abs()).sum()
                 } else if p == 2.0 {
-                    x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt()
+                    x.iter()
+                        .zip(y)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f64>()
+                        .sqrt()
                 } else {
-                    x.iter().zip(y).map(|(a, b)| (a - b).abs().powf(p)).sum::<f64>().powf(1.0 / p)
+                    x.iter()
+                        .zip(y)
+                        .map(|(a, b)| (a - b).abs().powf(p))
+                        .sum::<f64>()
+                        .powf(1.0 / p)
                 };
                 if power == 1.0 {
                     norm
@@ -69,10 +79,14 @@ impl GroundCost {
 /// Checks a pair of point clouds: non-empty, finite, same dimension.
 pub fn check_point_clouds(x: &Matrix, y: &Matrix) -> Result<()> {
     if x.rows() == 0 || x.cols() == 0 {
-        return Err(OtError::Empty { what: "source points x" });
+        return Err(OtError::Empty {
+            what: "source points x",
+        });
     }
     if y.rows() == 0 || y.cols() == 0 {
-        return Err(OtError::Empty { what: "target points y" });
+        return Err(OtError::Empty {
+            what: "target points y",
+        });
     }
     if x.cols() != y.cols() {
         return Err(OtError::Shape {
@@ -139,9 +153,15 @@ mod tests {
     fn bad_inputs_are_errors() {
         let x = Matrix::from_rows(&[vec![0.0, f64::NAN]]).unwrap();
         let y = Matrix::from_rows(&[vec![0.0, 1.0]]).unwrap();
-        assert!(matches!(squared_euclidean(&x, &y), Err(OtError::NonFinite { .. })));
+        assert!(matches!(
+            squared_euclidean(&x, &y),
+            Err(OtError::NonFinite { .. })
+        ));
         let y3 = Matrix::from_rows(&[vec![0.0, 1.0, 2.0]]).unwrap();
-        assert!(matches!(squared_euclidean(&y, &y3), Err(OtError::Shape { .. })));
+        assert!(matches!(
+            squared_euclidean(&y, &y3),
+            Err(OtError::Shape { .. })
+        ));
         let bad = GroundCost::Minkowski { p: 0.5, power: 1.0 };
         assert!(cost_matrix(&y, &y, bad).is_err());
     }

@@ -155,7 +155,8 @@ impl GaussianMap {
 
     /// `T(x) = m1 + T (x − m0)`.
     pub fn apply(&self, x: &[f64]) -> Vec<f64> {
-        let v = &self.target_mean + &self.linear * (DVector::from_column_slice(x) - &self.source_mean);
+        let v =
+            &self.target_mean + &self.linear * (DVector::from_column_slice(x) - &self.source_mean);
         v.as_slice().to_vec()
     }
 }
@@ -329,7 +330,11 @@ mod tests {
     }
 
     fn max_abs_diff(x: &Matrix, y: &Matrix) -> f64 {
-        x.as_slice().iter().zip(y.as_slice()).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max)
+        x.as_slice()
+            .iter()
+            .zip(y.as_slice())
+            .map(|(u, v)| (u - v).abs())
+            .fold(0.0, f64::max)
     }
 
     #[test]
@@ -387,8 +392,9 @@ mod tests {
     fn bridge_oracles() {
         // Truth: MATH.md §3 oracles — 1-D A = 1, B = 4, σ² = 0.5 gives C = 1.7655644370746;
         // A = B = I, σ = 1 gives Σ_½ = 1.059016994 I.
-        let bridge = GaussianBridge::new(&g(&[0.0], &[&[1.0]]), &g(&[0.0], &[&[4.0]]), 0.5f64.sqrt())
-            .unwrap();
+        let bridge =
+            GaussianBridge::new(&g(&[0.0], &[&[1.0]]), &g(&[0.0], &[&[4.0]]), 0.5f64.sqrt())
+                .unwrap();
         assert!((bridge.cross_covariance().get(0, 0) - 1.7655644370746).abs() < 1e-12);
         let id = g(&[0.0, 0.0], &[&[1.0, 0.0], &[0.0, 1.0]]);
         let bridge = GaussianBridge::new(&id, &id, 1.0).unwrap();
@@ -445,9 +451,14 @@ mod tests {
             })
             .collect();
         let moments = |xs: &[Vec<f64>]| {
-            let mean: Vec<f64> = (0..2).map(|k| xs.iter().map(|x| x[k]).sum::<f64>() / n as f64).collect();
+            let mean: Vec<f64> = (0..2)
+                .map(|k| xs.iter().map(|x| x[k]).sum::<f64>() / n as f64)
+                .collect();
             let cov = Matrix::from_fn(2, 2, |i, j| {
-                xs.iter().map(|x| (x[i] - mean[i]) * (x[j] - mean[j])).sum::<f64>() / n as f64
+                xs.iter()
+                    .map(|x| (x[i] - mean[i]) * (x[j] - mean[j]))
+                    .sum::<f64>()
+                    / n as f64
             });
             (mean, cov)
         };
@@ -466,7 +477,10 @@ mod tests {
             }
         }
         let (mean, cov) = moments(&xs);
-        assert!((mean[0] - 1.0).abs() < 0.03 && (mean[1] - 2.0).abs() < 0.03, "{mean:?}");
+        assert!(
+            (mean[0] - 1.0).abs() < 0.03 && (mean[1] - 2.0).abs() < 0.03,
+            "{mean:?}"
+        );
         assert!(max_abs_diff(&cov, &g1.cov()) < 0.06, "{cov:?}");
     }
 
@@ -475,9 +489,15 @@ mod tests {
         // Truth: as σ → 0 the entropic plan tends to the Monge coupling, whose cross-covariance
         // is Cov(x, T x) = A T; the gap is O(σ²).
         let (g0, g1) = oracle_pair();
-        let t = DMatrix::from_row_slice(2, 2, GaussianMap::new(&g0, &g1).unwrap().linear().as_slice());
+        let t = DMatrix::from_row_slice(
+            2,
+            2,
+            GaussianMap::new(&g0, &g1).unwrap().linear().as_slice(),
+        );
         let at = to_matrix(&(&g0.cov * t));
-        let c = GaussianBridge::new(&g0, &g1, 1e-3).unwrap().cross_covariance();
+        let c = GaussianBridge::new(&g0, &g1, 1e-3)
+            .unwrap()
+            .cross_covariance();
         assert!(max_abs_diff(&c, &at) < 1e-5);
     }
 

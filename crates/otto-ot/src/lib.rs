@@ -11,7 +11,9 @@
 //! return the distance W2, those named `w2_squared` its square (the optimal cost for `‖x − y‖²`).
 
 pub mod cost;
+pub mod entropic;
 pub mod error;
+pub mod exact;
 pub mod gaussian;
 pub mod marginal;
 pub mod matrix;
@@ -19,6 +21,7 @@ pub mod one_d;
 pub mod plan;
 pub mod sliced;
 pub mod status;
+pub mod wasserstein;
 
 pub use cost::{cost_matrix, squared_euclidean, GroundCost};
 pub use error::{OtError, Result};

@@ -117,7 +117,10 @@ impl Matrix {
 
     /// Row sums `Σ_j M_ij`.
     pub fn row_sums(&self) -> Vec<f64> {
-        self.data.chunks_exact(self.cols.max(1)).map(|r| r.iter().sum()).collect()
+        self.data
+            .chunks_exact(self.cols.max(1))
+            .map(|r| r.iter().sum())
+            .collect()
     }
 
     /// Column sums `Σ_i M_ij`.

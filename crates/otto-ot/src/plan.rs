@@ -31,7 +31,10 @@ impl SparsePlan {
 
     /// `⟨π, C⟩ = Σ π_ij C_ij`.
     pub fn cost(&self, cost: &Matrix) -> f64 {
-        self.entries.iter().map(|&(i, j, v)| v * cost.get(i, j)).sum()
+        self.entries
+            .iter()
+            .map(|&(i, j, v)| v * cost.get(i, j))
+            .sum()
     }
 
     /// Row sums `π 1` (the first marginal).
@@ -44,7 +47,11 @@ impl SparsePlan {
     }
 
     /// Draws `k` index pairs `(i, j)` independently with probability `π_ij / Σπ`.
-    pub fn sample_pairs<R: Rng + ?Sized>(&self, k: usize, rng: &mut R) -> Result<Vec<(usize, usize)>> {
+    pub fn sample_pairs<R: Rng + ?Sized>(
+        &self,
+        k: usize,
+        rng: &mut R,
+    ) -> Result<Vec<(usize, usize)>> {
         let picks = draw_indices(self.entries.iter().map(|e| e.2), k, rng)?;
         Ok(picks
             .into_iter()
@@ -147,7 +154,11 @@ mod tests {
         let plan = SparsePlan {
             rows: 4,
             cols: 4,
-            entries: sigma.iter().enumerate().map(|(i, &j)| (i, j, 0.25)).collect(),
+            entries: sigma
+                .iter()
+                .enumerate()
+                .map(|(i, &j)| (i, j, 0.25))
+                .collect(),
         };
         assert_eq!(plan.permutation(), Some(sigma));
         let split = SparsePlan {

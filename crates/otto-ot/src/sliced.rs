@@ -139,6 +139,9 @@ mod tests {
     fn zero_projections_is_an_error() {
         let x = Matrix::zeros(2, 2);
         let w = uniform(2);
-        assert!(SlicedW2::default().projections(0).squared(&x, &w, &x, &w).is_err());
+        assert!(SlicedW2::default()
+            .projections(0)
+            .squared(&x, &w, &x, &w)
+            .is_err());
     }
 }

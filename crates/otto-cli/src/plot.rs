@@ -1,0 +1,175 @@
+//! PNG figures with plotters. The font is bundled (DejaVu Sans, assets/fonts), so plots render the
+//! same on any machine without system fonts. Files are written atomically.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{anyhow, Context, Result};
+use otto_ot::Matrix;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+/// Source points are drawn in this colour, target points in [`TARGET`].
+pub const SOURCE: RGBColor = RGBColor(31, 119, 180);
+/// Colour of target points.
+pub const TARGET: RGBColor = RGBColor(214, 39, 40);
+
+/// Renders a `width × height` PNG at `path` with `draw`, through a temporary file and a rename.
+pub fn save_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
+) -> Result<()> {
+    REGISTER.call_once(|| {
+        // The bytes are a valid TrueType font shipped with the crate; failure is impossible
+        // short of a corrupted build, and would only lose text, so the result is ignored.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}.png",
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+        draw(&root)?;
+        root.present()
+            .map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A square-ish range covering the first two coordinates of all `clouds`, with a 5% margin.
+pub fn bounds(clouds: &[&Matrix]) -> (Range<f64>, Range<f64>) {
+    let mut lo = [f64::INFINITY; 2];
+    let mut hi = [f64::NEG_INFINITY; 2];
+    for c in clouds {
+        for i in 0..c.rows() {
+            for k in 0..2 {
+                lo[k] = lo[k].min(c.get(i, k));
+                hi[k] = hi[k].max(c.get(i, k));
+            }
+        }
+    }
+    let pad = |k: usize| 0.05 * (hi[k] - lo[k]).max(1e-9);
+    (
+        (lo[0] - pad(0))..(hi[0] + pad(0)),
+        (lo[1] - pad(1))..(hi[1] + pad(1)),
+    )
+}
+
+/// One panel: segments `x_i → y_j` with opacity `alpha`, then the two clouds on top.
+pub fn coupling_panel(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    title: &str,
+    x: &Matrix,
+    y: &Matrix,
+    segments: &[(usize, usize, f64)],
+) -> Result<()> {
+    let (xr, yr) = bounds(&[x, y]);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(40)
+        .build_cartesian_2d(xr, yr)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    for &(i, j, alpha) in segments {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x.get(i, 0), x.get(i, 1)), (y.get(j, 0), y.get(j, 1))],
+                BLACK.mix(alpha.clamp(0.0, 1.0) * 0.5),
+            )))
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    scatter(&mut chart, x, SOURCE, "source")?;
+    scatter(&mut chart, y, TARGET, "target")?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}
+
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Draws the first two coordinates of `points` as small dots, with a legend entry.
+pub fn scatter(chart: &mut Chart, points: &Matrix, colour: RGBColor, label: &str) -> Result<()> {
+    chart
+        .draw_series(
+            (0..points.rows())
+                .map(|i| Circle::new((points.get(i, 0), points.get(i, 1)), 2, colour.filled())),
+        )
+        .map_err(|e| anyhow!("{e}"))?
+        .label(label)
+        .legend(move |(a, b)| Circle::new((a, b), 4, colour.filled()));
+    Ok(())
+}
+
+/// One panel with several clouds coloured along a gradient from `SOURCE` to `TARGET`, labelled.
+pub fn interpolation_panel(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    title: &str,
+    frames: &[(String, Matrix)],
+) -> Result<()> {
+    let refs: Vec<&Matrix> = frames.iter().map(|f| &f.1).collect();
+    let (xr, yr) = bounds(&refs);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(40)
+        .build_cartesian_2d(xr, yr)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    let last = frames.len().saturating_sub(1).max(1) as f64;
+    for (k, (label, points)) in frames.iter().enumerate() {
+        let s = k as f64 / last;
+        let mix = |a: u8, b: u8| (a as f64 * (1.0 - s) + b as f64 * s).round() as u8;
+        let colour = RGBColor(
+            mix(SOURCE.0, TARGET.0),
+            mix(SOURCE.1, TARGET.1),
+            mix(SOURCE.2, TARGET.2),
+        );
+        scatter(&mut chart, points, colour, label)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! Printing results: a two-column table for people, one JSON object for machines.
+
+use serde_json::{Map, Value};
+
+/// An ordered list of named values, printed as a table or as one JSON object.
+#[derive(Default)]
+pub struct Report {
+    fields: Map<String, Value>,
+}
+
+impl Report {
+    /// Adds a field (keeps insertion order).
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
+        self.fields.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Prints one JSON object (`json`) or an aligned `key  value` table on stdout.
+    pub fn print(&self, json: bool) {
+        if json {
+            println!("{}", Value::Object(self.fields.clone()));
+            return;
+        }
+        let width = self.fields.keys().map(String::len).max().unwrap_or(0);
+        for (k, v) in &self.fields {
+            let shown = match v {
+                Value::Null => "-".to_string(),
+                Value::String(s) => s.clone(),
+                Value::Number(n) => match n.as_f64() {
+                    Some(x) if n.is_f64() => format_number(x),
+                    _ => n.to_string(),
+                },
+                other => other.to_string(),
+            };
+            println!("{k:<width$}  {shown}");
+        }
+    }
+}
+
+/// A float with 10 significant digits, in scientific notation when very small or large.
+pub fn format_number(x: f64) -> String {
+    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e7) {
+        format!("{x:.6e}")
+    } else {
+        format!("{}", (x * 1e10).round() / 1e10)
+    }
+}

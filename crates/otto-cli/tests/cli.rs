@@ -1,0 +1,410 @@
+//! End-to-end tests of the `otto` binary: real files in, JSON out, and one-line errors on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use npyz::WriterBuilder;
+use serde_json::Value;
+
+fn otto(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_otto"))
+        .args(args)
+        .output()
+        .expect("the otto binary runs")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "otto failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+fn stderr_of(out: &Output) -> String {
+    assert!(!out.status.success(), "otto should have failed");
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(err.lines().count(), 1, "one line expected, got: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn write_npy(dir: &Path, name: &str, shape: &[u64], data: &[f64]) -> PathBuf {
+    let path = dir.join(name);
+    let mut buf = Vec::new();
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(&mut buf)
+        .begin_nd()
+        .unwrap();
+    w.extend(data.iter().copied()).unwrap();
+    w.finish().unwrap();
+    std::fs::write(&path, buf).unwrap();
+    path
+}
+
+fn write_npy_f32(dir: &Path, name: &str, shape: &[u64], data: &[f32]) -> PathBuf {
+    let path = dir.join(name);
+    let mut buf = Vec::new();
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(&mut buf)
+        .begin_nd()
+        .unwrap();
+    w.extend(data.iter().copied()).unwrap();
+    w.finish().unwrap();
+    std::fs::write(&path, buf).unwrap();
+    path
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Brute-force optimum over all permutations of a uniform n×n problem (n ≤ 7), as a mean cost.
+fn brute_force(cost: &[f64], n: usize) -> f64 {
+    fn rec(k: usize, n: usize, used: &mut [bool], c: &[f64], acc: f64, best: &mut f64) {
+        if k == n {
+            *best = best.min(acc);
+            return;
+        }
+        for j in 0..n {
+            if !used[j] {
+                used[j] = true;
+                rec(k + 1, n, used, c, acc + c[k * n + j], best);
+                used[j] = false;
+            }
+        }
+    }
+    let mut best = f64::INFINITY;
+    rec(0, n, &mut vec![false; n], cost, 0.0, &mut best);
+    best / n as f64
+}
+
+fn clouds(dir: &Path) -> (PathBuf, PathBuf, Vec<f64>) {
+    let x: Vec<f64> = (0..12).map(|k| ((k * 7919) % 31) as f64 / 9.0).collect();
+    let y: Vec<f64> = (0..12)
+        .map(|k| ((k * 104_729) % 29) as f64 / 7.0 - 0.5)
+        .collect();
+    let cost: Vec<f64> = (0..6)
+        .flat_map(|i| {
+            let (x, y) = (&x, &y);
+            (0..6)
+                .map(move |j| (x[2 * i] - y[2 * j]).powi(2) + (x[2 * i + 1] - y[2 * j + 1]).powi(2))
+        })
+        .collect();
+    (
+        write_npy(dir, "x.npy", &[6, 2], &x),
+        write_npy_f32(
+            dir,
+            "y.npy",
+            &[6, 2],
+            &y.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        ),
+        cost,
+    )
+}
+
+#[test]
+fn emd_on_point_clouds_matches_brute_force() {
+    // Truth: enumeration of all 6! permutations of the uniform 6-point problem. y is stored as
+    // float32, so the cost is recomputed from the f32-rounded coordinates the CLI reads.
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, _) = clouds(dir.path());
+    let xs: Vec<f64> = (0..12).map(|k| ((k * 7919) % 31) as f64 / 9.0).collect();
+    let ys: Vec<f64> = (0..12)
+        .map(|k| (((k * 104_729) % 29) as f64 / 7.0 - 0.5) as f32 as f64)
+        .collect();
+    let cost: Vec<f64> = (0..36)
+        .map(|f| {
+            let (i, j) = (f / 6, f % 6);
+            (xs[2 * i] - ys[2 * j]).powi(2) + (xs[2 * i + 1] - ys[2 * j + 1]).powi(2)
+        })
+        .collect();
+    let plan = dir.path().join("plan.npy");
+    let v = json_of(&otto(&[
+        "ot",
+        "emd",
+        "--x",
+        s(&x),
+        "--y",
+        s(&y),
+        "--plan-out",
+        s(&plan),
+        "--json",
+    ]));
+    let want = brute_force(&cost, 6);
+    assert!((v["cost"].as_f64().unwrap() - want).abs() < 1e-12, "{v}");
+    assert!((v["w2"].as_f64().unwrap() - want.sqrt()).abs() < 1e-12);
+    assert_eq!(v["status"], "converged");
+    let bytes = std::fs::read(&plan).unwrap();
+    let p: Vec<f64> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
+    assert_eq!(p.len(), 36);
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn emd_on_a_cost_matrix_with_weights() {
+    // Truth: a 2×3 transport problem solved by hand. a = (0.5, 0.5), b = (0.25, 0.25, 0.5),
+    // C = [[0, 1, 2], [2, 1, 0]]: row 0 fills columns 0 and 1 at cost 0 + 0.25, row 1 column 2 at 0;
+    // optimum 0.25.
+    let dir = tempfile::tempdir().unwrap();
+    let c = write_npy(
+        dir.path(),
+        "c.npy",
+        &[2, 3],
+        &[0.0, 1.0, 2.0, 2.0, 1.0, 0.0],
+    );
+    let a = write_npy(dir.path(), "a.npy", &[2], &[0.5, 0.5]);
+    let b = write_npy(dir.path(), "b.npy", &[3], &[0.25, 0.25, 0.5]);
+    let v = json_of(&otto(&[
+        "ot",
+        "emd",
+        "--cost",
+        s(&c),
+        "--a",
+        s(&a),
+        "--b",
+        s(&b),
+        "--json",
+    ]));
+    assert!((v["cost"].as_f64().unwrap() - 0.25).abs() < 1e-14, "{v}");
+    assert_eq!(v["solver"], "network_simplex");
+    assert!(v["w2"].is_null());
+}
+
+#[test]
+fn sinkhorn_is_above_the_exact_cost_and_converges() {
+    // Truth: the entropic plan is a feasible coupling, so its transport cost ≥ the exact optimum
+    // (brute force); with a small ε it is close to it.
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, _) = clouds(dir.path());
+    let exact = json_of(&otto(&["ot", "emd", "--x", s(&x), "--y", s(&y), "--json"]));
+    let v = json_of(&otto(&[
+        "ot",
+        "sinkhorn",
+        "--x",
+        s(&x),
+        "--y",
+        s(&y),
+        "--eps",
+        "0.01",
+        "--json",
+    ]));
+    let (e, t) = (
+        exact["cost"].as_f64().unwrap(),
+        v["transport_cost"].as_f64().unwrap(),
+    );
+    assert_eq!(v["status"], "converged", "{v}");
+    assert!(t >= e - 1e-9 && t < e + 0.05, "{t} vs {e}");
+    let u = json_of(&otto(&[
+        "ot",
+        "sinkhorn",
+        "--x",
+        s(&x),
+        "--y",
+        s(&y),
+        "--eps",
+        "0.01",
+        "--unbalanced",
+        "1.0",
+        "--json",
+    ]));
+    assert!(u["objective"].as_f64().unwrap() <= v["objective"].as_f64().unwrap() + 1e-9);
+}
+
+#[test]
+fn w2_methods_agree_on_a_translation() {
+    // Truth: for y = x + δ, W2 = ‖δ‖ exactly (translation is the OT map), the debiased Sinkhorn
+    // divergence of a translation is ‖δ‖² too (Feydy et al. 2019, translation property), and the
+    // sliced distance is ‖δ‖/√d.
+    let dir = tempfile::tempdir().unwrap();
+    let xs: Vec<f64> = (0..40).map(|k| ((k * 7919) % 37) as f64 / 11.0).collect();
+    let ys: Vec<f64> = xs
+        .iter()
+        .enumerate()
+        .map(|(k, v)| v + if k % 2 == 0 { 3.0 } else { 4.0 })
+        .collect();
+    let x = write_npy(dir.path(), "x.npy", &[20, 2], &xs);
+    let y = write_npy(dir.path(), "y.npy", &[20, 2], &ys);
+    let get = |m: &str| {
+        json_of(&otto(&[
+            "ot",
+            "w2",
+            "--x",
+            s(&x),
+            "--y",
+            s(&y),
+            "--method",
+            m,
+            "--json",
+        ]))["w2"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((get("exact") - 5.0).abs() < 1e-12);
+    assert!((get("sinkhorn") - 5.0).abs() < 1e-3, "{}", get("sinkhorn"));
+    let sliced = get("sliced");
+    assert!((sliced - 5.0 / 2f64.sqrt()).abs() < 0.3, "{sliced}");
+}
+
+#[test]
+fn gaussian_closed_form_oracle() {
+    // Truth: MATH.md §3 oracle W2² = 5.553301412770.
+    let dir = tempfile::tempdir().unwrap();
+    let m0 = write_npy(dir.path(), "m0.npy", &[2], &[0.0, 0.0]);
+    let a = write_npy(dir.path(), "a.npy", &[2, 2], &[2.0, 0.5, 0.5, 1.0]);
+    let m1 = write_npy(dir.path(), "m1.npy", &[2], &[1.0, 2.0]);
+    let b = write_npy(dir.path(), "b.npy", &[2, 2], &[1.0, -0.3, -0.3, 0.5]);
+    let v = json_of(&otto(&[
+        "ot",
+        "gaussian",
+        "--m0",
+        s(&m0),
+        "--cov0",
+        s(&a),
+        "--m1",
+        s(&m1),
+        "--cov1",
+        s(&b),
+        "--sigma",
+        "1",
+        "--json",
+    ]));
+    assert!(
+        (v["w2_squared"].as_f64().unwrap() - 5.553301412770).abs() < 1e-10,
+        "{v}"
+    );
+    assert_eq!(v["geodesic_mean"][1].as_f64().unwrap(), 1.0);
+}
+
+#[test]
+fn bad_inputs_give_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = write_npy(d, "good.npy", &[3, 2], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    let nan = write_npy(d, "nan.npy", &[3, 2], &[0.0, 1.0, f64::NAN, 3.0, 4.0, 5.0]);
+    let three_d = write_npy(d, "3d.npy", &[3, 3], &[0.0; 9]);
+    let neg = write_npy(d, "neg.npy", &[3], &[0.5, -0.1, 0.6]);
+    let short = write_npy(d, "short.npy", &[2], &[0.5, 0.5]);
+    let heavy = write_npy(d, "heavy.npy", &[3], &[0.5, 0.5, 0.5]);
+    let text = d.join("text.npy");
+    std::fs::write(&text, "not numpy").unwrap();
+    let cases: Vec<(Vec<&str>, &[&str])> = vec![
+        (
+            vec!["ot", "emd", "--x", s(&nan), "--y", s(&good)],
+            &["nan.npy", "non-finite"],
+        ),
+        (
+            vec!["ot", "emd", "--x", s(&good), "--y", s(&three_d)],
+            &["3d.npy", "dimensional"],
+        ),
+        (
+            vec![
+                "ot",
+                "emd",
+                "--x",
+                s(&good),
+                "--y",
+                s(&good),
+                "--a",
+                s(&neg),
+            ],
+            &["neg.npy", "negative"],
+        ),
+        (
+            vec![
+                "ot",
+                "emd",
+                "--x",
+                s(&good),
+                "--y",
+                s(&good),
+                "--a",
+                s(&short),
+            ],
+            &["short.npy", "2 weights"],
+        ),
+        (
+            vec![
+                "ot",
+                "emd",
+                "--x",
+                s(&good),
+                "--y",
+                s(&good),
+                "--a",
+                s(&heavy),
+            ],
+            &["different mass", "differ by"],
+        ),
+        (
+            vec!["ot", "emd", "--x", s(&text), "--y", s(&good)],
+            &["text.npy", "not a valid .npy"],
+        ),
+        (
+            vec!["ot", "emd", "--x", "missing.npy", "--y", s(&good)],
+            &["missing.npy"],
+        ),
+        (
+            vec![
+                "ot",
+                "sinkhorn",
+                "--x",
+                s(&good),
+                "--y",
+                s(&good),
+                "--eps=-1",
+            ],
+            &["eps"],
+        ),
+        (
+            vec![
+                "ot",
+                "w2",
+                "--x",
+                s(&good),
+                "--y",
+                s(&good),
+                "--method",
+                "sliced",
+                "--projections",
+                "0",
+            ],
+            &["projections"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let err = stderr_of(&otto(&args));
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: '{err}' lacks '{n}'");
+        }
+    }
+}
+
+#[test]
+fn demo_writes_plot_metrics_and_arrays() {
+    // Truth: the exact W2 the demo reports equals the one `otto ot w2` computes on the clouds it
+    // saved, and the files are complete (the PNG decodes as a PNG of the requested size).
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let v = json_of(&otto(&["demo", "--n", "60", "--out", s(&out), "--json"]));
+    for f in [
+        "ot_plans.png",
+        "metrics.json",
+        "x.npy",
+        "y.npy",
+        "plan_exact.npy",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let png = std::fs::read(out.join("ot_plans.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let (x, y) = (out.join("x.npy"), out.join("y.npy"));
+    let w = json_of(&otto(&["ot", "w2", "--x", s(&x), "--y", s(&y), "--json"]));
+    assert!((w["w2"].as_f64().unwrap() - v["w2_exact"].as_f64().unwrap()).abs() < 1e-12);
+    assert!(v["w2_sinkhorn_divergence"].as_f64().unwrap() > 0.0);
+}
