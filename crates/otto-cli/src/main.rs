@@ -4,6 +4,7 @@
 //! reads and writes `.npy` files, and prints a table (or JSON with `--json`). Errors are one line
 //! on stderr and a non-zero exit code.
 
+mod bench;
 mod demo;
 mod npy;
 mod ot;
@@ -33,6 +34,9 @@ enum Command {
     /// Optimal-transport solvers on .npy inputs.
     #[command(subcommand)]
     Ot(ot::OtCommand),
+    /// Time otto's solvers on the standard benchmark problems.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Ot(cmd) => ot::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,6 +14,15 @@ use plotters::style::FontStyle;
 static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
+/// Distinct colours for successive frames, from the source colour to the target colour.
+const PALETTE: [RGBColor; 5] = [
+    SOURCE,
+    RGBColor(23, 190, 207),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    TARGET,
+];
+
 /// Source points are drawn in this colour, target points in [`TARGET`].
 pub const SOURCE: RGBColor = RGBColor(31, 119, 180);
 /// Colour of target points.
@@ -79,7 +88,27 @@ pub fn coupling_panel(
     y: &Matrix,
     segments: &[(usize, usize, f64)],
 ) -> Result<()> {
-    let (xr, yr) = bounds(&[x, y]);
+    let mut chart = chart(area, title, &[x, y])?;
+    for &(i, j, alpha) in segments {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x.get(i, 0), x.get(i, 1)), (y.get(j, 0), y.get(j, 1))],
+                BLACK.mix(alpha.clamp(0.0, 1.0) * 0.5),
+            )))
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    scatter(&mut chart, x, SOURCE, "source")?;
+    scatter(&mut chart, y, TARGET, "target")?;
+    legend(&mut chart)
+}
+
+/// A captioned 2-D chart with axes covering the first two coordinates of `clouds`.
+fn chart<'a, 'b>(
+    area: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    title: &str,
+    clouds: &[&Matrix],
+) -> Result<Chart<'a, 'b>> {
+    let (xr, yr) = bounds(clouds);
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
         .margin(10)
@@ -93,18 +122,14 @@ pub fn coupling_panel(
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
-    for &(i, j, alpha) in segments {
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(x.get(i, 0), x.get(i, 1)), (y.get(j, 0), y.get(j, 1))],
-                BLACK.mix(alpha.clamp(0.0, 1.0) * 0.5),
-            )))
-            .map_err(|e| anyhow!("{e}"))?;
-    }
-    scatter(&mut chart, x, SOURCE, "source")?;
-    scatter(&mut chart, y, TARGET, "target")?;
+    Ok(chart)
+}
+
+/// Draws the legend of the labelled series in the upper-left corner.
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<()> {
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
@@ -132,44 +157,16 @@ pub fn scatter(chart: &mut Chart, points: &Matrix, colour: RGBColor, label: &str
     Ok(())
 }
 
-/// One panel with several clouds coloured along a gradient from `SOURCE` to `TARGET`, labelled.
+/// One panel with several labelled clouds in the colours of [`PALETTE`].
 pub fn interpolation_panel(
     area: &DrawingArea<BitMapBackend, Shift>,
     title: &str,
     frames: &[(String, Matrix)],
 ) -> Result<()> {
     let refs: Vec<&Matrix> = frames.iter().map(|f| &f.1).collect();
-    let (xr, yr) = bounds(&refs);
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 22))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(40)
-        .build_cartesian_2d(xr, yr)
-        .map_err(|e| anyhow!("{e}"))?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    let last = frames.len().saturating_sub(1).max(1) as f64;
+    let mut chart = chart(area, title, &refs)?;
     for (k, (label, points)) in frames.iter().enumerate() {
-        let s = k as f64 / last;
-        let mix = |a: u8, b: u8| (a as f64 * (1.0 - s) + b as f64 * s).round() as u8;
-        let colour = RGBColor(
-            mix(SOURCE.0, TARGET.0),
-            mix(SOURCE.1, TARGET.1),
-            mix(SOURCE.2, TARGET.2),
-        );
-        scatter(&mut chart, points, colour, label)?;
+        scatter(&mut chart, points, PALETTE[k % PALETTE.len()], label)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    Ok(())
+    legend(&mut chart)
 }

@@ -30,22 +30,12 @@ fn stderr_of(out: &Output) -> String {
     err
 }
 
-fn write_npy(dir: &Path, name: &str, shape: &[u64], data: &[f64]) -> PathBuf {
-    let path = dir.join(name);
-    let mut buf = Vec::new();
-    let mut w = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(shape)
-        .writer(&mut buf)
-        .begin_nd()
-        .unwrap();
-    w.extend(data.iter().copied()).unwrap();
-    w.finish().unwrap();
-    std::fs::write(&path, buf).unwrap();
-    path
-}
-
-fn write_npy_f32(dir: &Path, name: &str, shape: &[u64], data: &[f32]) -> PathBuf {
+fn write_npy<T: npyz::AutoSerialize + Copy>(
+    dir: &Path,
+    name: &str,
+    shape: &[u64],
+    data: &[T],
+) -> PathBuf {
     let path = dir.join(name);
     let mut buf = Vec::new();
     let mut w = npyz::WriteOptions::new()
@@ -98,7 +88,7 @@ fn clouds(dir: &Path) -> (PathBuf, PathBuf, Vec<f64>) {
         .collect();
     (
         write_npy(dir, "x.npy", &[6, 2], &x),
-        write_npy_f32(
+        write_npy(
             dir,
             "y.npy",
             &[6, 2],

@@ -91,7 +91,7 @@ fn dot(x: &[f64], y: &[f64]) -> f64 {
 }
 
 /// The generalized KL divergence `Σ p log(p/q) − p + q`, with `0 log 0 = 0`.
-fn kl(p: &[f64], q: &[f64]) -> f64 {
+pub(crate) fn kl(p: &[f64], q: &[f64]) -> f64 {
     p.iter()
         .zip(q)
         .map(|(&pi, &qi)| {

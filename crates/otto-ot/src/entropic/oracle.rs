@@ -46,19 +46,7 @@ pub(crate) fn primal_objective(
         }
     }
     if let Some(rho) = rho {
-        let kl = |p: Vec<f64>, q: &[f64]| -> f64 {
-            p.iter()
-                .zip(q)
-                .map(|(&pi, &qi)| {
-                    if pi > 0.0 {
-                        pi * (pi / qi).ln() - pi + qi
-                    } else {
-                        qi
-                    }
-                })
-                .sum()
-        };
-        value += rho * (kl(sol.plan.row_sums(), a) + kl(sol.plan.col_sums(), b));
+        value += rho * (super::kl(&sol.plan.row_sums(), a) + super::kl(&sol.plan.col_sums(), b));
     }
     value
 }

@@ -86,3 +86,48 @@ pub fn solve(a: &[f64], b: &[f64], cost: &Matrix) -> Result<(ExactSolution, Exac
         ExactSolver::NetworkSimplex,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::marginal::uniform;
+
+    #[test]
+    fn adversarial_rank_one_cost_is_solved_exactly() {
+        // Truth: the rearrangement inequality — for C_ij = i·j the anti-diagonal σ(i) = n−1−i is
+        // optimal, with cost Σ_i i(n−1−i)/n. Nearest-neighbour candidates are useless here, so this
+        // exercises the assignment solver's budget and the fallback to the network simplex.
+        let n = 400;
+        let cost = Matrix::from_fn(n, n, |i, j| (i * j) as f64);
+        let want: f64 = (0..n).map(|i| (i * (n - 1 - i)) as f64).sum::<f64>() / n as f64;
+        let w = uniform(n);
+        let (sol, _) = solve(&w, &w, &cost).unwrap();
+        assert!(
+            (sol.cost - want).abs() < 1e-9 * want,
+            "{} vs {want}",
+            sol.cost
+        );
+        assert!(Assignment::default()
+            .solve_within(&cost, 1000)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn uniform_weights_of_any_mass() {
+        // Truth: the optimal cost is linear in the common mass of the marginals (scaling a and b by
+        // 2 scales every feasible plan by 2); the network simplex gives the unit-mass value.
+        let n = 50;
+        let cost = Matrix::from_fn(n, n, |i, j| ((i * 7 + j * 13) % 17) as f64);
+        let w = uniform(n);
+        let (unit, solver) = solve(&w, &w, &cost).unwrap();
+        assert_eq!(solver, ExactSolver::Assignment);
+        let reference = NetworkSimplex::default().solve(&w, &w, &cost).unwrap();
+        assert!((unit.cost - reference.cost).abs() < 1e-12);
+        let double: Vec<f64> = w.iter().map(|v| 2.0 * v).collect();
+        let (twice, _) = solve(&double, &double, &cost).unwrap();
+        assert!((twice.cost - 2.0 * unit.cost).abs() < 1e-12);
+        let mass: f64 = twice.plan.entries.iter().map(|e| e.2).sum();
+        assert!((mass - 2.0).abs() < 1e-12);
+    }
+}

@@ -280,27 +280,16 @@ impl SpanningTree {
     fn change_flow(&mut self, p: &Pivot) {
         if p.delta > 0.0 {
             self.flow[p.in_arc] += p.delta;
-            let mut u = self.source[p.in_arc];
-            while u != p.join {
-                let ui = u as usize;
-                let f = &mut self.flow[self.pred[ui]];
-                if self.pred_up[ui] {
-                    *f -= p.delta;
-                } else {
-                    *f += p.delta;
+            // Along the cycle, flow falls on the source side of arcs pointing up the tree and
+            // rises on the target side (and the reverse for arcs pointing down).
+            for (start, sign) in [(self.source[p.in_arc], -1.0), (self.target[p.in_arc], 1.0)] {
+                let mut u = start;
+                while u != p.join {
+                    let ui = u as usize;
+                    let step = if self.pred_up[ui] { sign } else { -sign } * p.delta;
+                    self.flow[self.pred[ui]] += step;
+                    u = self.parent[ui];
                 }
-                u = self.parent[ui];
-            }
-            let mut u = self.target[p.in_arc];
-            while u != p.join {
-                let ui = u as usize;
-                let f = &mut self.flow[self.pred[ui]];
-                if self.pred_up[ui] {
-                    *f += p.delta;
-                } else {
-                    *f -= p.delta;
-                }
-                u = self.parent[ui];
             }
         }
         let out_arc = self.pred[p.u_out as usize];
