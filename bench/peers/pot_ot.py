@@ -28,6 +28,8 @@ def worker(case_dir, method, eps, repeats):
     import warnings
 
     import numpy as np
+
+    tol = float(os.environ.get("POT_BENCH_TOL", "1e-6"))
     import ot
     import scipy.optimize
 
@@ -44,7 +46,7 @@ def worker(case_dir, method, eps, repeats):
             if method == "emd":
                 P, log = ot.emd(a, b, M, numItermax=10_000_000, log=True)
             elif method == "sinkhorn_log":
-                P, log = ot.sinkhorn(a, b, M, reg=eps, method="sinkhorn_log", stopThr=1e-6,
+                P, log = ot.sinkhorn(a, b, M, reg=eps, method="sinkhorn_log", stopThr=tol,
                                      numItermax=100000, log=True)
             else:
                 rows, cols = scipy.optimize.linear_sum_assignment(M)
@@ -62,7 +64,7 @@ def worker(case_dir, method, eps, repeats):
             else:
                 iterations = int(log["niter"]) if "niter" in log else None
                 err = float(log["err"][-1]) if log.get("err") else None
-                extra = {"status": "converged" if err is not None and err < 1e-6 else "not_converged",
+                extra = {"status": "converged" if err is not None and err < tol else "not_converged",
                          "error": err, "eps": eps}
         if caught:
             extra["warnings"] = sorted({str(w.message) for w in caught})
@@ -94,6 +96,8 @@ def main():
                    help=f"largest n timed with linear_sum_assignment (default {LSA_MAX_N})")
     p.add_argument("--threads", type=int, default=2,
                    help="value for OMP/OPENBLAS/MKL_NUM_THREADS in the children (default 2)")
+    p.add_argument("--tol", type=float, default=1e-6,
+                   help="Sinkhorn stopThr, the tolerance on the marginal error (default 1e-6)")
     p.add_argument("--worker", nargs=4, metavar=("CASE_DIR", "METHOD", "EPS", "REPEATS"),
                    help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -110,6 +114,7 @@ def main():
     if args.cases:
         manifest = [c for c in manifest if c["case"] in args.cases]
     env = dict(os.environ, **{v: str(args.threads) for v in THREAD_VARS})
+    env["POT_BENCH_TOL"] = repr(args.tol)
     for c, method, repeats in plan(manifest, args.methods, args.repeats, args.lsa_max_n):
         cmd = [sys.executable, __file__, "--inputs", str(args.inputs), "--worker",
                str(args.inputs / c["dir"]), method, repr(c["eps"]), str(repeats)]

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use otto_ot::entropic::Sinkhorn;
-use otto_ot::exact::{self, NetworkSimplex};
+use otto_ot::exact::{self, ExactSolver};
 use otto_ot::marginal::uniform;
 use otto_ot::{squared_euclidean, Matrix};
 use rand::SeedableRng;
@@ -94,10 +94,11 @@ fn ot(args: BenchOtArgs) -> Result<()> {
         let eps = args.eps_rel * cost.as_slice().iter().sum::<f64>() / (n * n) as f64;
         let rows = [
             {
-                let (med, best, (sol, solver)) =
-                    time(args.repeats, || Ok(exact::solve(&w, &w, &cost)?))?;
+                let (med, best, sol) = time(args.repeats, || {
+                    Ok(exact::solve_with(&w, &w, &cost, ExactSolver::Assignment)?)
+                })?;
                 (
-                    format!("exact ({})", solver.name()),
+                    "assignment".to_string(),
                     med,
                     best,
                     sol.cost,
@@ -105,9 +106,7 @@ fn ot(args: BenchOtArgs) -> Result<()> {
                 )
             },
             {
-                let (med, best, sol) = time(args.repeats, || {
-                    Ok(NetworkSimplex::default().solve(&w, &w, &cost)?)
-                })?;
+                let (med, best, sol) = time(args.repeats, || Ok(exact::solve(&w, &w, &cost)?))?;
                 (
                     "network_simplex".to_string(),
                     med,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use otto_ot::entropic::Sinkhorn;
-use otto_ot::exact;
+use otto_ot::exact::{self, ExactSolver};
 use otto_ot::gaussian::{self, Gaussian, GaussianBridge, GaussianMap, McCannGeodesic};
 use otto_ot::marginal::{check_histogram, uniform, MASS_TOLERANCE};
 use otto_ot::sliced::SlicedW2;
@@ -18,7 +18,7 @@ use crate::report::Report;
 
 #[derive(Subcommand)]
 pub enum OtCommand {
-    /// Exact optimal transport (network simplex; assignment solver for uniform n×n).
+    /// Exact optimal transport (network simplex, or the assignment solver for uniform n×n).
     Emd(EmdArgs),
     /// Entropic optimal transport by log-domain stabilized Sinkhorn with ε-scaling.
     Sinkhorn(SinkhornArgs),
@@ -137,12 +137,24 @@ fn load_weights(path: Option<&Path>, len: usize, what: &str) -> Result<Vec<f64>>
 pub struct EmdArgs {
     #[command(flatten)]
     problem: Problem,
+    /// Exact solver: the network simplex (any weights), or the assignment solver (uniform weights,
+    /// n = m).
+    #[arg(long, value_enum, default_value_t = SolverChoice::NetworkSimplex)]
+    solver: SolverChoice,
     /// Write the optimal plan as a dense n×m float64 .npy.
     #[arg(long, value_name = "P.npy")]
     plan_out: Option<PathBuf>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SolverChoice {
+    /// Network simplex with column generation.
+    NetworkSimplex,
+    /// Shortest augmenting paths on sparse candidates (uniform weights, n = m).
+    Assignment,
 }
 
 #[derive(Args)]
@@ -247,7 +259,11 @@ pub fn run(cmd: OtCommand) -> Result<()> {
 fn emd(args: EmdArgs) -> Result<()> {
     let p = args.problem.load(true)?;
     let start = Instant::now();
-    let (sol, solver) = exact::solve(&p.a, &p.b, &p.cost)?;
+    let solver = match args.solver {
+        SolverChoice::NetworkSimplex => ExactSolver::NetworkSimplex,
+        SolverChoice::Assignment => ExactSolver::Assignment,
+    };
+    let sol = exact::solve_with(&p.a, &p.b, &p.cost, solver)?;
     let time = start.elapsed().as_secs_f64();
     if let Some(path) = &args.plan_out {
         npy::write_matrix(path, &sol.plan.to_dense())?;

@@ -9,10 +9,14 @@ fn main() -> Result<(), otto_ot::OtError> {
     let (a, b) = (uniform(500), uniform(500));
     let cost = squared_euclidean(&x, &y)?;
 
-    let (plan, solver) = exact::solve(&a, &b, &cost)?; // exact, with duals and a status
-    println!("W2 = {:.4} ({}, {})", plan.cost.sqrt(), solver.name(), plan.status.name());
+    let plan = exact::solve(&a, &b, &cost)?; // network simplex: plan, duals and a status
+    println!("W2 = {:.4} ({})", plan.cost.sqrt(), plan.status.name());
 
     let ent = Sinkhorn::new(0.05).tolerance(1e-9).solve(&a, &b, &cost)?;
-    println!("entropic cost {:.4}, {} iterations", ent.transport_cost, ent.status.iterations());
+    println!(
+        "entropic cost {:.4}, {} iterations",
+        ent.transport_cost,
+        ent.status.iterations()
+    );
     Ok(())
 }

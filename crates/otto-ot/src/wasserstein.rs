@@ -21,7 +21,7 @@ pub fn w2_exact(x: &Matrix, a: &[f64], y: &Matrix, b: &[f64]) -> Result<f64> {
     crate::marginal::check_histogram("target weights b", b, y.rows())?;
     let (a, b) = (normalized(a), normalized(b));
     check_balanced(&a, x.rows(), &b, y.rows())?;
-    let (sol, _) = exact::solve(&a, &b, &cost)?;
+    let sol = exact::solve(&a, &b, &cost)?;
     Ok(sol.cost.max(0.0).sqrt())
 }
 

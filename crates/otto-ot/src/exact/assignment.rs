@@ -145,8 +145,8 @@ impl Assignment {
     ///
     /// Nearest-neighbour candidates suit geometric costs; on adversarial costs (e.g. the rank-one
     /// `C_ij = i·j`, whose optimum is the anti-diagonal) the augmentations can take very long.
-    /// [`Assignment::solve_within`] bounds that work; [`crate::exact::solve`] uses it and falls
-    /// back to the network simplex.
+    /// [`Assignment::solve_within`] bounds that work, for a caller that wants to fall back to the
+    /// network simplex ([`crate::exact::NetworkSimplex`]) on such inputs.
     pub fn solve(&self, cost: &Matrix) -> Result<AssignmentSolution> {
         Ok(self
             .solve_within(cost, u64::MAX)?

@@ -28,63 +28,65 @@ pub struct ExactSolution {
     pub status: Status,
 }
 
-use crate::error::Result;
+use crate::error::{OtError, Result};
 use crate::marginal::{check_balanced, is_uniform};
 use crate::matrix::Matrix;
 
-/// Which exact solver [`solve`] used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An exact solver to use with [`solve_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExactSolver {
-    /// The assignment solver, for uniform weights and n = m.
-    Assignment,
-    /// The network simplex, for everything else.
+    /// The network simplex with column generation: any weights, n ≠ m. The default: measured
+    /// fastest on the benchmarks of BENCHMARKS.md, uniform n×n included.
+    #[default]
     NetworkSimplex,
+    /// The assignment solver: uniform weights and n = m only; returns a permutation plan.
+    Assignment,
 }
 
 impl ExactSolver {
-    /// `assignment` or `network_simplex`.
+    /// `network_simplex` or `assignment`.
     pub fn name(&self) -> &'static str {
         match self {
-            ExactSolver::Assignment => "assignment",
             ExactSolver::NetworkSimplex => "network_simplex",
+            ExactSolver::Assignment => "assignment",
         }
     }
 }
 
-/// Work budget of the assignment path in [`solve`], in arc relaxations: `max(4n², 2²⁰)`. Measured
-/// on 2-D Gaussian clouds (shifted or not) the solver needs at most 2n² for n ≥ 256; adversarial
-/// costs (e.g. the rank-one `C_ij = i·j`) exceed it within tens of milliseconds and go to the
-/// network simplex instead.
-fn assignment_budget(n: usize) -> u64 {
-    (4 * (n as u64) * (n as u64)).max(1 << 20)
+/// Exact OT between histograms `a` (n) and `b` (m) for the n×m cost, by the network simplex.
+pub fn solve(a: &[f64], b: &[f64], cost: &Matrix) -> Result<ExactSolution> {
+    solve_with(a, b, cost, ExactSolver::NetworkSimplex)
 }
 
-/// Exact OT between histograms `a` (n) and `b` (m) for the n×m cost: the assignment solver when
-/// both are uniform and n = m (the optimum is then a permutation, Birkhoff–von Neumann), the
-/// network simplex otherwise, or when the assignment solver exceeds its work budget. Returns the
-/// solution and the solver that produced it.
-pub fn solve(a: &[f64], b: &[f64], cost: &Matrix) -> Result<(ExactSolution, ExactSolver)> {
-    let (n, m) = cost.shape();
-    let mass = check_balanced(a, n, b, m)?;
-    let assignment = if n == m && is_uniform(a) && is_uniform(b) {
-        Assignment::default().solve_within(cost, assignment_budget(n))?
-    } else {
-        None
-    };
-    if let Some(assignment) = assignment {
-        let mut sol = assignment.into_exact();
-        // `into_exact` is for unit mass; scale the plan and cost to `mass` (the duals, constrained
-        // by u_i + v_j ≤ C_ij only, are unchanged).
-        if mass != 1.0 {
+/// Exact OT with the chosen solver. [`ExactSolver::Assignment`] needs uniform weights and n = m
+/// (the optimum is then a permutation, Birkhoff–von Neumann) and fails otherwise; weights of any
+/// common mass are allowed (the plan and cost scale with it, the duals do not).
+pub fn solve_with(
+    a: &[f64],
+    b: &[f64],
+    cost: &Matrix,
+    solver: ExactSolver,
+) -> Result<ExactSolution> {
+    match solver {
+        ExactSolver::NetworkSimplex => NetworkSimplex::default().solve(a, b, cost),
+        ExactSolver::Assignment => {
+            let (n, m) = cost.shape();
+            let mass = check_balanced(a, n, b, m)?;
+            if n != m || !is_uniform(a) || !is_uniform(b) {
+                return Err(OtError::InvalidOption {
+                    name: "solver",
+                    value: "assignment".into(),
+                    reason: "the assignment solver needs uniform weights and a square cost matrix",
+                });
+            }
+            let mut sol = Assignment::default().solve(cost)?.into_exact();
+            // `into_exact` is for unit mass; the duals, constrained by u_i + v_j ≤ C_ij only, are
+            // unchanged by the scaling.
             sol.plan.entries.iter_mut().for_each(|e| e.2 *= mass);
             sol.cost *= mass;
+            Ok(sol)
         }
-        return Ok((sol, ExactSolver::Assignment));
     }
-    Ok((
-        NetworkSimplex::default().solve(a, b, cost)?,
-        ExactSolver::NetworkSimplex,
-    ))
 }
 
 #[cfg(test)]
@@ -96,12 +98,12 @@ mod tests {
     fn adversarial_rank_one_cost_is_solved_exactly() {
         // Truth: the rearrangement inequality — for C_ij = i·j the anti-diagonal σ(i) = n−1−i is
         // optimal, with cost Σ_i i(n−1−i)/n. Nearest-neighbour candidates are useless here, so this
-        // exercises the assignment solver's budget and the fallback to the network simplex.
+        // exercises the column generation; the assignment solver's work budget gives up on it.
         let n = 400;
         let cost = Matrix::from_fn(n, n, |i, j| (i * j) as f64);
         let want: f64 = (0..n).map(|i| (i * (n - 1 - i)) as f64).sum::<f64>() / n as f64;
         let w = uniform(n);
-        let (sol, _) = solve(&w, &w, &cost).unwrap();
+        let sol = solve(&w, &w, &cost).unwrap();
         assert!(
             (sol.cost - want).abs() < 1e-9 * want,
             "{} vs {want}",
@@ -116,16 +118,21 @@ mod tests {
     #[test]
     fn uniform_weights_of_any_mass() {
         // Truth: the optimal cost is linear in the common mass of the marginals (scaling a and b by
-        // 2 scales every feasible plan by 2); the network simplex gives the unit-mass value.
+        // 2 scales every feasible plan by 2); the network simplex gives the unit-mass value. A
+        // non-uniform problem is refused by the assignment solver.
         let n = 50;
         let cost = Matrix::from_fn(n, n, |i, j| ((i * 7 + j * 13) % 17) as f64);
         let w = uniform(n);
-        let (unit, solver) = solve(&w, &w, &cost).unwrap();
-        assert_eq!(solver, ExactSolver::Assignment);
-        let reference = NetworkSimplex::default().solve(&w, &w, &cost).unwrap();
+        let unit = solve_with(&w, &w, &cost, ExactSolver::Assignment).unwrap();
+        let mut skew = w.clone();
+        skew[0] += 0.01;
+        skew[1] -= 0.01;
+        assert!(solve_with(&skew, &skew, &cost, ExactSolver::Assignment).is_err());
+
+        let reference = solve(&w, &w, &cost).unwrap();
         assert!((unit.cost - reference.cost).abs() < 1e-12);
         let double: Vec<f64> = w.iter().map(|v| 2.0 * v).collect();
-        let (twice, _) = solve(&double, &double, &cost).unwrap();
+        let twice = solve_with(&double, &double, &cost, ExactSolver::Assignment).unwrap();
         assert!((twice.cost - 2.0 * unit.cost).abs() < 1e-12);
         let mass: f64 = twice.plan.entries.iter().map(|e| e.2).sum();
         assert!((mass - 2.0).abs() < 1e-12);
