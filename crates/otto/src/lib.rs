@@ -5,8 +5,11 @@
 //! methods differ along a few axes (data, coupling, path, parameterization, objective, field,
 //! sampler, metric). Optimal transport comes from [`otto_ot`].
 //!
-//! This first layer holds the data axis: seedable samplers of the built-in 2-D data sets.
+//! Time convention, everywhere: t = 0 is the source (noise or the first data set), t = 1 the target
+//! (data), as in torchcfm and facebookresearch/flow_matching. Points are [`otto_ot::Matrix`] values
+//! (f64, one point per row); the network engine computes in f32 internally.
 
 pub mod data;
+pub mod field;
 
 pub use otto_ot;
