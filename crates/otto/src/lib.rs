@@ -9,6 +9,7 @@
 //! (data), as in torchcfm and facebookresearch/flow_matching. Points are [`otto_ot::Matrix`] values
 //! (f64, one point per row); the network engine computes in f32 internally.
 
+pub mod coupling;
 pub mod data;
 pub mod field;
 
