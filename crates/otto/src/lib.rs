@@ -12,5 +12,6 @@
 pub mod coupling;
 pub mod data;
 pub mod field;
+pub mod train;
 
 pub use otto_ot;
