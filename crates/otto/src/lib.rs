@@ -12,6 +12,7 @@
 pub mod coupling;
 pub mod data;
 pub mod field;
+pub mod metric;
 pub mod train;
 
 pub use otto_ot;

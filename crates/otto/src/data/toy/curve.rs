@@ -1,0 +1,297 @@
+//! Data sets that are noisy curves: moons, circles, rings, spirals, and the 2-D views of the
+//! S curve and the swiss roll. Each function draws its points from `rng`.
+
+use std::f64::consts::PI;
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+fn normal(rng: &mut impl Rng) -> f64 {
+    rng.sample(StandardNormal)
+}
+
+/// `numpy.linspace(0, π, count)[k]`: `count` evenly spaced angles from 0 to π, both included.
+fn half_turn(k: usize, count: usize) -> f64 {
+    if count > 1 {
+        PI * k as f64 / (count - 1) as f64
+    } else {
+        0.0
+    }
+}
+
+/// `numpy.linspace(0, 2π, count, endpoint=False)[k]`: `count` evenly spaced angles round a circle.
+fn full_turn(k: usize, count: usize) -> f64 {
+    2.0 * PI * k as f64 / count as f64
+}
+
+/// torchcfm's `sample_moons(n)` = `generate_moons(n, noise=0.2)[0] * 3 - 1` (`torchcfm/utils.py`,
+/// atong01/conditional-flow-matching), with torchdyn's `generate_moons`
+/// (`torchdyn/datasets/static_datasets.py`, DiffEqML/torchdyn). The ⌊n/2⌋ points of the upper
+/// moon sit at (cos θ, sin θ) and the n − ⌊n/2⌋ of the lower at (1 − cos θ, ½ − sin θ), with θ
+/// evenly spaced over [0, π] (both ends included), in that order, unshuffled.
+///
+/// The noise is **not** scikit-learn's: torchdyn adds `np.random.rand(n, 1) * noise`, one
+/// uniform draw u ~ U[0, 0.2) per point, added to *both* coordinates (a shift along (1, 1)).
+/// After `3x − 1` the shift is 3u ~ U[0, 0.6) on each coordinate; the mean is (0.8, 0.05) in
+/// the limit n → ∞, not the (0.5, −0.25) of Gaussian noise.
+pub fn moons(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    let n_out = n / 2;
+    let n_in = n - n_out;
+    (0..n)
+        .map(|i| {
+            let base = if i < n_out {
+                let t = half_turn(i, n_out);
+                [t.cos(), t.sin()]
+            } else {
+                let t = half_turn(i - n_out, n_in);
+                [1.0 - t.cos(), 0.5 - t.sin()]
+            };
+            let u = 0.2 * rng.gen::<f64>();
+            [3.0 * (base[0] + u) - 1.0, 3.0 * (base[1] + u) - 1.0]
+        })
+        .collect()
+}
+
+/// torchcfm's `circles` (`SKLearnDataModule` in `runner/src/datamodules/distribution_datamodule.py`,
+/// atong01/conditional-flow-matching): `3.5 · make_circles(n, factor=0.5, noise=0.05)` with
+/// scikit-learn's `make_circles` (`sklearn/datasets/_samples_generator.py`): ⌊n/2⌋ points on the
+/// unit circle and n − ⌊n/2⌋ on the circle of radius ½, each at evenly spaced angles 2πk/count,
+/// rows shuffled, plus N(0, 0.05²·I) noise, then scaled: radii 3.5 and 1.75, noise sd 0.175.
+///
+/// FFJORD's `circles` differs (noise 0.08, scale 3); the torchcfm definition is the one here.
+pub fn circles(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    let n_out = n / 2;
+    let n_in = n - n_out;
+    let mut points: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let (radius, t) = if i < n_out {
+                (1.0, full_turn(i, n_out))
+            } else {
+                (0.5, full_turn(i - n_out, n_in))
+            };
+            [radius * t.cos(), radius * t.sin()]
+        })
+        .collect();
+    points.shuffle(rng);
+    for p in &mut points {
+        for v in p.iter_mut() {
+            *v = 3.5 * (*v + 0.05 * normal(rng));
+        }
+    }
+    points
+}
+
+/// torchcfm's `scurve` (`SKLearnDataModule` in `runner/src/datamodules/distribution_datamodule.py`,
+/// atong01/conditional-flow-matching; the target of the "N → scurve" column of the SF2M paper):
+/// `1.5 · make_s_curve(n, noise=0.05)[:, [0, 2]]` with scikit-learn's `make_s_curve`: t ~ U(−3π/2,
+/// 3π/2), the point (sin t, sign(t)(cos t − 1)) plus N(0, 0.05²·I) noise, times 1.5. (The dropped
+/// middle coordinate, the S curve's width, does not enter.)
+pub fn s_curve(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    (0..n)
+        .map(|_| {
+            let t = 3.0 * PI * (rng.gen::<f64>() - 0.5);
+            let x = t.sin() + 0.05 * normal(rng);
+            let z = t.signum() * (t.cos() - 1.0) + 0.05 * normal(rng);
+            [1.5 * x, 1.5 * z]
+        })
+        .collect()
+}
+
+/// FFJORD's `swissroll` (`lib/toy_data.py`, rtqichen/ffjord):
+/// `make_swiss_roll(n, noise=1.0)[:, [0, 2]] / 5` with scikit-learn's `make_swiss_roll`:
+/// t ~ U(3π/2, 9π/2), the point (t cos t, t sin t) plus N(0, I) noise, divided by 5.
+pub fn swiss_roll(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    (0..n)
+        .map(|_| {
+            let t = 1.5 * PI * (1.0 + 2.0 * rng.gen::<f64>());
+            let x = t * t.cos() + normal(rng);
+            let z = t * t.sin() + normal(rng);
+            [x / 5.0, z / 5.0]
+        })
+        .collect()
+}
+
+/// FFJORD's `rings` (`lib/toy_data.py`, rtqichen/ffjord): four concentric circles of radii
+/// 3·{1, ¾, ½, ¼}; the three outer ones get ⌊n/4⌋ points each and the innermost the rest, each at
+/// evenly spaced angles 2πk/count; rows shuffled, plus N(0, 0.08²·I) noise.
+pub fn rings(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    let quarter = n / 4;
+    let counts = [quarter, quarter, quarter, n - 3 * quarter];
+    let radii = [1.0, 0.75, 0.5, 0.25];
+    let mut points = Vec::with_capacity(n);
+    for (count, radius) in counts.into_iter().zip(radii) {
+        for k in 0..count {
+            let t = full_turn(k, count);
+            points.push([3.0 * radius * t.cos(), 3.0 * radius * t.sin()]);
+        }
+    }
+    points.shuffle(rng);
+    for p in &mut points {
+        for v in p.iter_mut() {
+            *v += 0.08 * normal(rng);
+        }
+    }
+    points
+}
+
+/// FFJORD's `2spirals` (`lib/toy_data.py`, rtqichen/ffjord): draw m = 3π·√U (U ~ U[0, 1)) and
+/// the point s = (−m cos m + a, m sin m + b) with a, b ~ U[0, ½) independent; the data are the
+/// points s followed by their reflections −s (the same draws), divided by 3, plus N(0, 0.1²·I)
+/// noise drawn independently for every row. Rows come unshuffled, first spiral first.
+///
+/// FFJORD returns 2·⌊n/2⌋ points; for odd n the first spiral here has one more point, whose
+/// reflection is left out, so exactly `n` come back.
+pub fn two_spirals(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    let first = n - n / 2;
+    let spiral: Vec<[f64; 2]> = (0..first)
+        .map(|_| {
+            let m = 3.0 * PI * rng.gen::<f64>().sqrt();
+            let a = 0.5 * rng.gen::<f64>();
+            let b = 0.5 * rng.gen::<f64>();
+            [-m * m.cos() + a, m * m.sin() + b]
+        })
+        .collect();
+    let reflected = spiral.iter().take(n / 2).map(|s| [-s[0], -s[1]]);
+    let mut points: Vec<[f64; 2]> = spiral.iter().copied().chain(reflected).collect();
+    for p in &mut points {
+        for v in p.iter_mut() {
+            *v = *v / 3.0 + 0.1 * normal(rng);
+        }
+    }
+    points
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{mean_square_norm, moments, Toy};
+    use super::*;
+
+    #[test]
+    fn moons_noise_is_one_uniform_shift_along_the_diagonal() {
+        // Truth (torchdyn's generate_moons): row i is 3·(base_i + (u_i, u_i)) − 1 with base_i the
+        // i-th point of the deterministic half-circle grid and u_i ~ U[0, 0.2). So both
+        // coordinates carry the same u_i (to rounding), u_i ∈ [0, 0.2), E u = 0.1 and
+        // Var u = 0.2²/12 = 1/300. 100 001 points (odd: the lower moon gets the extra one):
+        // standard errors 1.8e-4 (mean) and 1.1e-5 (variance); tolerances 1e-3 and 1e-4.
+        let n = 100_001;
+        let p = Toy::Moons.sample(n, 3);
+        let (n_out, n_in) = (n / 2, n - n / 2);
+        let mut shifts = Vec::with_capacity(n);
+        for i in 0..n {
+            let base = if i < n_out {
+                let t = half_turn(i, n_out);
+                [t.cos(), t.sin()]
+            } else {
+                let t = half_turn(i - n_out, n_in);
+                [1.0 - t.cos(), 0.5 - t.sin()]
+            };
+            let u = [0, 1].map(|j| (p.get(i, j) + 1.0) / 3.0 - base[j]);
+            assert!((u[0] - u[1]).abs() < 1e-12, "row {i}: {u:?}");
+            assert!(u[0] > -1e-12 && u[0] < 0.2 + 1e-12, "row {i}: {u:?}");
+            shifts.push(u[0]);
+        }
+        let mean = shifts.iter().sum::<f64>() / n as f64;
+        let var = shifts.iter().map(|u| (u - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!((mean - 0.1).abs() < 1e-3, "{mean}");
+        assert!((var - 1.0 / 300.0).abs() < 1e-4, "{var}");
+        // Truth: the mean tends to 3·(½ + 0.1, ¼ + 0.1) − 1 = (0.8, 0.05); the grid's deviation
+        // from its limit is O(1/n).
+        let (mean, _) = moments(&p);
+        assert!(
+            (mean[0] - 0.8).abs() < 2e-3 && (mean[1] - 0.05).abs() < 2e-3,
+            "{mean:?}"
+        );
+    }
+
+    #[test]
+    fn circles_radii_and_second_moment() {
+        // Truth: half the points on radius 3.5, half on 1.75 (n even), noise N(0, 0.175²·I):
+        // E‖x‖² = 12.25·(½ + ½·¼) + 2·0.175² = 7.7175, and the radius threshold 2.625 splits the
+        // two circles (5 noise sd from each) into exactly n/2 and n/2. 100 000 points: standard
+        // error of E‖x‖² ≈ 5.4/√100000 ≈ 0.017 (mostly from the deterministic grid, so far
+        // less); tolerance 0.02.
+        let p = Toy::Circles.sample(100_000, 4);
+        let outer = (0..p.rows())
+            .filter(|&i| p.get(i, 0).hypot(p.get(i, 1)) > 2.625)
+            .count();
+        assert_eq!(outer, 50_000);
+        let m2 = mean_square_norm(&p);
+        assert!((m2 - 7.7175).abs() < 0.02, "{m2}");
+        let (mean, _) = moments(&p);
+        assert!(mean[0].abs() < 0.01 && mean[1].abs() < 0.01, "{mean:?}");
+    }
+
+    #[test]
+    fn s_curve_moments() {
+        // Truth: t ~ U(−3π/2, 3π/2): E sin t = 0, E sin² t = ½; z = sign(t)(cos t − 1) is odd in
+        // t so E z = 0, and E z² = E cos² t − 2 E cos t + 1 = 3/2 + 4/(3π) (E cos t = −2/(3π)).
+        // With noise variance 0.05² and scale 1.5: Var x = 2.25·(½ + 0.0025),
+        // Var z = 2.25·(3/2 + 4/(3π) + 0.0025) ≈ 4.3356. 200 000 points: standard errors of the
+        // variances, measured over 10 seeds at 10⁶ points and scaled, ≈ 0.002 (x) and 0.007 (z);
+        // tolerances 0.01 and 0.03.
+        let p = Toy::SCurve.sample(200_000, 5);
+        let (mean, var) = moments(&p);
+        let want = [
+            2.25 * (0.5 + 0.0025),
+            2.25 * (1.5 + 4.0 / (3.0 * PI) + 0.0025),
+        ];
+        for j in 0..2 {
+            assert!(mean[j].abs() < 0.02, "{mean:?}");
+            assert!(
+                (var[j] - want[j]).abs() < [0.01, 0.03][j],
+                "{var:?} vs {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn swiss_roll_second_moment() {
+        // Truth: ‖x‖² = (t² + 2t(ε₁ cos t + ε₃ sin t) + ε₁² + ε₃²)/25 with t ~ U(3π/2, 9π/2), so
+        // E‖x‖² = (E t² + 2)/25 = ((a² + ab + b²)/3 + 2)/25 = (9.75π² + 2)/25 ≈ 3.929.
+        // 100 000 points: standard error ≈ 2.3/√100000 ≈ 0.007; tolerance 0.035.
+        let m2 = mean_square_norm(&Toy::SwissRoll.sample(100_000, 6));
+        let want = (9.75 * PI * PI + 2.0) / 25.0;
+        assert!((m2 - want).abs() < 0.035, "{m2} vs {want}");
+    }
+
+    #[test]
+    fn rings_second_moment() {
+        // Truth: n/4 points on each radius 3·{1, ¾, ½, ¼} (4 | n), noise N(0, 0.08²·I):
+        // E‖x‖² = 9·(1 + 9/16 + 1/4 + 1/16)/4 + 2·0.08² = 4.21875 + 0.0128; the grids average to
+        // 0. The spread comes from the noise only (cross term sd ≈ 2·0.08·2.1/√n): tolerance 0.01.
+        let p = Toy::Rings.sample(100_000, 7);
+        let m2 = mean_square_norm(&p);
+        assert!((m2 - (4.21875 + 0.0128)).abs() < 0.01, "{m2}");
+        let (mean, _) = moments(&p);
+        assert!(mean[0].abs() < 0.01 && mean[1].abs() < 0.01, "{mean:?}");
+    }
+
+    #[test]
+    fn two_spirals_are_point_reflections_and_have_the_right_second_moment() {
+        // Truth 1: the second half is the reflection of the first before the N(0, 0.1²) noise,
+        // so row i + n/2 + row i ~ N(0, 2·0.1²·I): mean 0, variance 0.02 per coordinate.
+        // Truth 2: with m = 3π√U (density 2s/(9π²) on [0, 3π]) E m² = 9π²/2,
+        // E[m cos m] = −4/(3π), E[m sin m] = 2 − 8/(9π²), E a = E b = ¼, E a² = E b² = 1/12, so
+        // E‖x‖² = (9π²/2 + ½(4/(3π) + 2 − 8/(9π²)) + 1/6)/9 + 2·0.1². 100 000 points: standard
+        // error ≈ 2.6/√100000 ≈ 0.008; tolerance 0.04.
+        let n = 100_000;
+        let p = Toy::TwoSpirals.sample(n, 8);
+        let sums: Vec<f64> = (0..n / 2)
+            .flat_map(|i| [0, 1].map(move |j| (i, j)))
+            .map(|(i, j)| p.get(i, j) + p.get(i + n / 2, j))
+            .collect();
+        let mean = sums.iter().sum::<f64>() / sums.len() as f64;
+        let var = sums.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / sums.len() as f64;
+        assert!(
+            mean.abs() < 0.002 && (var - 0.02).abs() < 0.0005,
+            "{mean} {var}"
+        );
+        let pi2 = PI * PI;
+        let want = (4.5 * pi2 + 0.5 * (4.0 / (3.0 * PI) + 2.0 - 8.0 / (9.0 * pi2)) + 1.0 / 6.0)
+            / 9.0
+            + 0.02;
+        let m2 = mean_square_norm(&p);
+        assert!((m2 - want).abs() < 0.04, "{m2} vs {want}");
+    }
+}

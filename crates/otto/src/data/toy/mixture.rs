@@ -1,0 +1,163 @@
+//! Data sets that are mixtures of simple pieces: the standard normal, Gaussians at the vertices of
+//! an octagon, five curved arms, and uniform squares. Each function draws its points from `rng`.
+
+use std::f64::consts::{FRAC_1_SQRT_2, PI};
+
+use otto_ot::Matrix;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+fn normal(rng: &mut impl Rng) -> f64 {
+    rng.sample(StandardNormal)
+}
+
+/// `n` points of N(0, I_d), as torchcfm's examples draw their source (`torch.randn(n, d)`).
+pub fn gaussian(n: usize, dim: usize, rng: &mut impl Rng) -> Matrix {
+    Matrix::from_fn(n, dim, |_, _| normal(rng))
+}
+
+/// torchcfm's `sample_8gaussians(n)` = `eight_normal_sample(n, 2, scale=5, var=0.1)`
+/// (`torchcfm/utils.py`, atong01/conditional-flow-matching): a centre c drawn uniformly from
+/// 5·{(±1, 0), (0, ±1), (±1/√2, ±1/√2)}, plus noise from
+/// `MultivariateNormal(0, math.sqrt(var) * eye(2))`. That second argument is the *covariance*, so
+/// the noise is N(0, √0.1·I): per-coordinate variance √0.1 ≈ 0.316 (standard deviation
+/// 0.1^¼ ≈ 0.562), not 0.1.
+pub fn eight_gaussians(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    const CENTRES: [[f64; 2]; 8] = [
+        [1.0, 0.0],
+        [-1.0, 0.0],
+        [0.0, 1.0],
+        [0.0, -1.0],
+        [FRAC_1_SQRT_2, FRAC_1_SQRT_2],
+        [FRAC_1_SQRT_2, -FRAC_1_SQRT_2],
+        [-FRAC_1_SQRT_2, FRAC_1_SQRT_2],
+        [-FRAC_1_SQRT_2, -FRAC_1_SQRT_2],
+    ];
+    let sd = 0.1f64.sqrt().sqrt();
+    (0..n)
+        .map(|_| {
+            let c = CENTRES[rng.gen_range(0..8)];
+            [5.0 * c[0] + sd * normal(rng), 5.0 * c[1] + sd * normal(rng)]
+        })
+        .collect()
+}
+
+/// FFJORD's `pinwheel` (`lib/toy_data.py`, rtqichen/ffjord): five classes c = 0..4; for each
+/// point draw r ~ N(1, 0.3²) (radial) and τ ~ N(0, 0.1²) (tangential), set the angle
+/// a = 2πc/5 + 0.25·e^r, and return 2·(r cos a + τ sin a, −r sin a + τ cos a) (FFJORD's
+/// `einsum("ti,tij->tj", features, rotations)`), rows in random order.
+///
+/// FFJORD draws `n // 5` points per class, so it returns fewer than `n` points when 5 ∤ n; here
+/// the `n mod 5` extra points go one each to the first classes, so exactly `n` come back.
+pub fn pinwheel(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    const CLASSES: usize = 5;
+    let mut points: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let class = i % CLASSES;
+            let r = 1.0 + 0.3 * normal(rng);
+            let tau = 0.1 * normal(rng);
+            let a = 2.0 * PI * class as f64 / CLASSES as f64 + 0.25 * r.exp();
+            let (s, c) = a.sin_cos();
+            [2.0 * (r * c + tau * s), 2.0 * (-r * s + tau * c)]
+        })
+        .collect();
+    points.shuffle(rng);
+    points
+}
+
+/// FFJORD's `checkerboard` (`lib/toy_data.py`, rtqichen/ffjord): x₁ ~ U[−2, 2),
+/// x₂ = U[0, 1) − 2B + (⌊x₁⌋ mod 2) with B ~ Bernoulli(½), and the point is 2·(x₁, x₂). The result
+/// is uniform on the eight 2×2 squares of [−4, 4)² with ⌊x/2⌋ + ⌊y/2⌋ even.
+pub fn checkerboard(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    (0..n)
+        .map(|_| {
+            let x1: f64 = 4.0 * rng.gen::<f64>() - 2.0;
+            let shift = if rng.gen::<bool>() { 2.0 } else { 0.0 };
+            let x2 = rng.gen::<f64>() - shift + x1.floor().rem_euclid(2.0);
+            [2.0 * x1, 2.0 * x2]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{mean_square_norm, moments, Toy};
+
+    #[test]
+    fn gaussian_has_unit_covariance_in_any_dimension() {
+        // Truth: N(0, I_d) has mean 0 and unit variance per coordinate. 100 000 points: standard
+        // error of a mean 0.003, of a variance √(2/100000) ≈ 0.0045; tolerances 0.02.
+        let p = Toy::Gaussian { dim: 7 }.sample(100_000, 5);
+        assert_eq!(p.cols(), 7);
+        let (mean, var) = moments(&p);
+        for j in 0..7 {
+            assert!(
+                mean[j].abs() < 0.02 && (var[j] - 1.0).abs() < 0.02,
+                "{mean:?} {var:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn eight_gaussians_noise_has_variance_root_tenth() {
+        // Truth: centres on the circle of radius 5 average to 0 and have E[c_x²] = ½, so the
+        // per-coordinate variance is 25/2 + √0.1 = 12.816 (12.51 if the noise variance were 0.1).
+        // 200 000 points: standard error of the variance ≈ 12.8·√(2/200000) ≈ 0.04; tolerance
+        // 0.15. Second truth: the distance to the nearest centre, squared, has mean 2·√0.1 (the
+        // noise is small next to the 3.8 separation of centres; a point nearer another centre has
+        // probability ≈ 6e-4, a bias below 0.003): standard error 0.002, tolerance 0.02.
+        let p = Toy::EightGaussians.sample(200_000, 1);
+        let (mean, var) = moments(&p);
+        for j in 0..2 {
+            assert!(mean[j].abs() < 0.05, "{mean:?}");
+            assert!((var[j] - (12.5 + 0.1f64.sqrt())).abs() < 0.15, "{var:?}");
+        }
+        let nearest: f64 = (0..p.rows())
+            .map(|i| {
+                // The nearest point of the circle's octagon is the angularly nearest vertex.
+                let (x, y) = (p.get(i, 0), p.get(i, 1));
+                let eighth = std::f64::consts::FRAC_PI_4;
+                let angle = (y.atan2(x) / eighth).round() * eighth;
+                (x - 5.0 * angle.cos()).powi(2) + (y - 5.0 * angle.sin()).powi(2)
+            })
+            .sum::<f64>()
+            / p.rows() as f64;
+        assert!((nearest - 2.0 * 0.1f64.sqrt()).abs() < 0.02, "{nearest}");
+    }
+
+    #[test]
+    fn pinwheel_second_moment() {
+        // Truth: the rotation keeps norms, so ‖x‖² = 4(r² + τ²) with r ~ N(1, 0.09),
+        // τ ~ N(0, 0.01): E‖x‖² = 4·(1 + 0.09 + 0.01) = 4.4. Equal class counts (5 | n) and
+        // rotational symmetry of order 5 only hold in distribution for the mean, whose truth is
+        // 0. 100 000 points: standard error of E‖x‖² ≈ 4·0.63/√100000 ≈ 0.008; tolerance 0.04.
+        let p = Toy::Pinwheel.sample(100_000, 2);
+        let (mean, _) = moments(&p);
+        assert!(mean[0].abs() < 0.03 && mean[1].abs() < 0.03, "{mean:?}");
+        let m2 = mean_square_norm(&p);
+        assert!((m2 - 4.4).abs() < 0.04, "{m2}");
+    }
+
+    #[test]
+    fn checkerboard_support_and_moments() {
+        // Truth: every point lies in [−4, 4)² on a square with ⌊x/2⌋ + ⌊y/2⌋ even; x is uniform
+        // on [−4, 4) (variance 64/12 = 16/3) and y has the same law. 100 000 points: standard
+        // error of the variance ≈ 0.015; tolerance 0.08.
+        let p = Toy::Checkerboard.sample(100_000, 3);
+        for i in 0..p.rows() {
+            let (x, y) = (p.get(i, 0), p.get(i, 1));
+            assert!(
+                (-4.0..4.0).contains(&x) && (-4.0..4.0).contains(&y),
+                "{x} {y}"
+            );
+            let parity = ((x / 2.0).floor() + (y / 2.0).floor()).rem_euclid(2.0);
+            assert_eq!(parity, 0.0, "({x}, {y}) is on a light square");
+        }
+        let (mean, var) = moments(&p);
+        for j in 0..2 {
+            assert!(mean[j].abs() < 0.03, "{mean:?}");
+            assert!((var[j] - 16.0 / 3.0).abs() < 0.08, "{var:?}");
+        }
+    }
+}

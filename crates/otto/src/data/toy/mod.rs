@@ -1,0 +1,262 @@
+//! Built-in data sets, seedable, defined as the reference implementations define them so that
+//! numbers computed with otto compare with numbers computed with torchcfm:
+//!
+//! | name | definition | source |
+//! |---|---|---|
+//! | `gaussian`, `gaussian:d` | N(0, I_d) (d = 2 unless given) | torchcfm examples (`torch.randn`) |
+//! | `8gaussians` | eight Gaussians on the circle of radius 5, covariance √0.1·I | torchcfm `torchcfm/utils.py` |
+//! | `moons` | torchdyn's two moons with noise 0.2, then 3x − 1 | torchcfm `torchcfm/utils.py` + torchdyn |
+//! | `circles` | scikit-learn's circles (factor ½, noise 0.05), times 3.5 | torchcfm `runner/.../distribution_datamodule.py` |
+//! | `scurve` | scikit-learn's S curve (noise 0.05), coordinates (0, 2), times 1.5 | torchcfm `runner/.../distribution_datamodule.py` |
+//! | `swissroll` | scikit-learn's swiss roll (noise 1), coordinates (0, 2), divided by 5 | FFJORD `lib/toy_data.py` |
+//! | `rings` | four concentric circles, radii 3·{1, ¾, ½, ¼}, noise 0.08 | FFJORD `lib/toy_data.py` |
+//! | `2spirals` | two interleaved spirals | FFJORD `lib/toy_data.py` |
+//! | `pinwheel` | five curved arms | FFJORD `lib/toy_data.py` |
+//! | `checkerboard` | uniform on the eight dark squares of a 4×4 board of side 8 | FFJORD `lib/toy_data.py` |
+//!
+//! The exact formulas are on each generator in [`mixture`] and [`curve`]. The random streams are
+//! otto's own (ChaCha8 from `seed`), so samples equal torchcfm's in distribution, not bit for bit.
+
+pub mod curve;
+pub mod mixture;
+
+use std::str::FromStr;
+
+use otto_ot::Matrix;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// A built-in data set. All are 2-D except [`Toy::Gaussian`], which has any dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toy {
+    /// The standard normal N(0, I_d) in dimension `dim`.
+    Gaussian {
+        /// The dimension d ≥ 1.
+        dim: usize,
+    },
+    /// Eight Gaussians on a circle of radius 5 (torchcfm); see [`mixture::eight_gaussians`].
+    EightGaussians,
+    /// Two interleaving half circles (torchcfm via torchdyn); see [`curve::moons`].
+    Moons,
+    /// Two concentric circles (torchcfm runner via scikit-learn); see [`curve::circles`].
+    Circles,
+    /// The S curve seen from the side (torchcfm runner via scikit-learn); see [`curve::s_curve`].
+    SCurve,
+    /// The swiss roll seen from its axis (FFJORD); see [`curve::swiss_roll`].
+    SwissRoll,
+    /// Four concentric rings (FFJORD); see [`curve::rings`].
+    Rings,
+    /// Two interleaved spirals (FFJORD); see [`curve::two_spirals`].
+    TwoSpirals,
+    /// Five curved arms (FFJORD); see [`mixture::pinwheel`].
+    Pinwheel,
+    /// A checkerboard of eight squares (FFJORD); see [`mixture::checkerboard`].
+    Checkerboard,
+}
+
+/// Why a string does not name a built-in data set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseToyError {
+    /// The name is not one of the built-in data sets; the message lists them.
+    #[error("unknown data set '{0}'; built-in data sets are: {list}", list = Toy::NAMES.join(", "))]
+    Unknown(String),
+    /// `gaussian:d` with a `d` that is not a positive integer.
+    #[error("bad dimension in '{0}': write gaussian:d with d a positive integer, e.g. gaussian:8")]
+    Dimension(String),
+    /// A dimension was given for a data set that is 2-D only.
+    #[error("'{0}': only gaussian takes a dimension (gaussian:d); {1} is 2-D")]
+    FixedDimension(String, &'static str),
+}
+
+impl Toy {
+    /// Every built-in name, as accepted by [`FromStr`] (`gaussian` also as `gaussian:d`).
+    pub const NAMES: [&'static str; 10] = [
+        "gaussian",
+        "8gaussians",
+        "moons",
+        "circles",
+        "scurve",
+        "swissroll",
+        "rings",
+        "2spirals",
+        "pinwheel",
+        "checkerboard",
+    ];
+
+    /// The name used on the command line (`gaussian:d` for a Gaussian with d ≠ 2).
+    pub fn name(&self) -> String {
+        match self {
+            Toy::Gaussian { dim: 2 } => "gaussian".to_string(),
+            Toy::Gaussian { dim } => format!("gaussian:{dim}"),
+            other => other.base_name().to_string(),
+        }
+    }
+
+    fn base_name(&self) -> &'static str {
+        match self {
+            Toy::Gaussian { .. } => "gaussian",
+            Toy::EightGaussians => "8gaussians",
+            Toy::Moons => "moons",
+            Toy::Circles => "circles",
+            Toy::SCurve => "scurve",
+            Toy::SwissRoll => "swissroll",
+            Toy::Rings => "rings",
+            Toy::TwoSpirals => "2spirals",
+            Toy::Pinwheel => "pinwheel",
+            Toy::Checkerboard => "checkerboard",
+        }
+    }
+
+    /// The dimension of the points.
+    pub fn dim(&self) -> usize {
+        match self {
+            Toy::Gaussian { dim } => *dim,
+            _ => 2,
+        }
+    }
+
+    /// `n` points (n × [`Toy::dim`]), reproducible from `seed`. Row order follows the reference
+    /// implementation: `moons` lists the upper moon first (torchdyn does not shuffle) and
+    /// `2spirals` the first spiral first (FFJORD does not shuffle); the others come in random
+    /// order. Shuffle or split ([`crate::data::split`]) before taking a prefix of the rows.
+    pub fn sample(&self, n: usize, seed: u64) -> Matrix {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let points = match self {
+            Toy::Gaussian { dim } => return mixture::gaussian(n, *dim, &mut rng),
+            Toy::EightGaussians => mixture::eight_gaussians(n, &mut rng),
+            Toy::Moons => curve::moons(n, &mut rng),
+            Toy::Circles => curve::circles(n, &mut rng),
+            Toy::SCurve => curve::s_curve(n, &mut rng),
+            Toy::SwissRoll => curve::swiss_roll(n, &mut rng),
+            Toy::Rings => curve::rings(n, &mut rng),
+            Toy::TwoSpirals => curve::two_spirals(n, &mut rng),
+            Toy::Pinwheel => mixture::pinwheel(n, &mut rng),
+            Toy::Checkerboard => mixture::checkerboard(n, &mut rng),
+        };
+        Matrix::from_fn(n, 2, |i, j| points[i][j])
+    }
+}
+
+impl FromStr for Toy {
+    type Err = ParseToyError;
+
+    /// Parses a name from [`Toy::NAMES`] (case-insensitive; `normal` is an alias of `gaussian`),
+    /// optionally followed by `:d` for a Gaussian in dimension d.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        let (name, dim) = match text.split_once(':') {
+            Some((name, dim)) => (name.trim(), Some(dim.trim())),
+            None => (text, None),
+        };
+        let toy = match name.to_ascii_lowercase().as_str() {
+            "gaussian" | "normal" => {
+                let dim = match dim {
+                    None => 2,
+                    Some(d) => match d.parse::<usize>() {
+                        Ok(d) if d > 0 => d,
+                        _ => return Err(ParseToyError::Dimension(s.to_string())),
+                    },
+                };
+                return Ok(Toy::Gaussian { dim });
+            }
+            "8gaussians" => Toy::EightGaussians,
+            "moons" => Toy::Moons,
+            "circles" => Toy::Circles,
+            "scurve" => Toy::SCurve,
+            "swissroll" => Toy::SwissRoll,
+            "rings" => Toy::Rings,
+            "2spirals" => Toy::TwoSpirals,
+            "pinwheel" => Toy::Pinwheel,
+            "checkerboard" => Toy::Checkerboard,
+            _ => return Err(ParseToyError::Unknown(s.to_string())),
+        };
+        match dim {
+            None => Ok(toy),
+            Some(_) => Err(ParseToyError::FixedDimension(
+                s.to_string(),
+                toy.base_name(),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Toy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// Column means and (population) variances of a point set, for the moment tests of the submodules.
+#[cfg(test)]
+pub(crate) fn moments(p: &Matrix) -> (Vec<f64>, Vec<f64>) {
+    let n = p.rows() as f64;
+    let mean: Vec<f64> = (0..p.cols())
+        .map(|j| (0..p.rows()).map(|i| p.get(i, j)).sum::<f64>() / n)
+        .collect();
+    let var = (0..p.cols())
+        .map(|j| {
+            (0..p.rows())
+                .map(|i| (p.get(i, j) - mean[j]).powi(2))
+                .sum::<f64>()
+                / n
+        })
+        .collect();
+    (mean, var)
+}
+
+/// The mean squared norm `(1/n) Σ ‖x_i‖²`.
+#[cfg(test)]
+pub(crate) fn mean_square_norm(p: &Matrix) -> f64 {
+    p.as_slice().iter().map(|v| v * v).sum::<f64>() / p.rows() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<Toy> {
+        let mut toys: Vec<Toy> = Toy::NAMES.iter().map(|n| n.parse().unwrap()).collect();
+        toys.push(Toy::Gaussian { dim: 5 });
+        toys
+    }
+
+    #[test]
+    fn every_data_set_is_seeded_shaped_and_finite() {
+        // Truth: `sample` is a pure function of (n, seed); n rows of the data set's dimension for
+        // every n, including the small and odd sizes where the reference splits classes unevenly.
+        for toy in all() {
+            for n in [0, 1, 2, 3, 5, 7, 101] {
+                let a = toy.sample(n, 11);
+                assert_eq!(a.shape(), (n, toy.dim()), "{toy} n={n}");
+                assert!(a.as_slice().iter().all(|v| v.is_finite()), "{toy} n={n}");
+                assert_eq!(a, toy.sample(n, 11), "{toy} n={n}");
+            }
+            assert_ne!(toy.sample(50, 1), toy.sample(50, 2), "{toy}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for toy in all() {
+            assert_eq!(toy.name().parse::<Toy>().unwrap(), toy);
+        }
+        assert_eq!("normal".parse::<Toy>().unwrap(), Toy::Gaussian { dim: 2 });
+        assert_eq!(
+            " Gaussian:8 ".parse::<Toy>().unwrap(),
+            Toy::Gaussian { dim: 8 }
+        );
+    }
+
+    #[test]
+    fn unknown_names_list_the_valid_ones() {
+        let err = "circle".parse::<Toy>().unwrap_err().to_string();
+        for name in Toy::NAMES {
+            assert!(err.contains(name), "{err}");
+        }
+        assert!(err.contains("'circle'"), "{err}");
+        let err = "gaussian:0".parse::<Toy>().unwrap_err().to_string();
+        assert!(err.contains("positive integer"), "{err}");
+        let err = "moons:3".parse::<Toy>().unwrap_err().to_string();
+        assert!(err.contains("only gaussian"), "{err}");
+    }
+}
