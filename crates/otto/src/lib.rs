@@ -6,13 +6,18 @@
 //! sampler, metric). Optimal transport comes from [`otto_ot`].
 //!
 //! Time convention, everywhere: t = 0 is the source (noise or the first data set), t = 1 the target
-//! (data), as in torchcfm and facebookresearch/flow_matching. Points are [`otto_ot::Matrix`] values
-//! (f64, one point per row); the network engine computes in f32 internally.
+//! (data), as in torchcfm and facebookresearch/flow_matching (details in [`path`]). Points are
+//! [`otto_ot::Matrix`] values (f64, one point per row); the network engine computes in f32
+//! internally.
 
 pub mod coupling;
 pub mod data;
+pub mod error;
 pub mod field;
 pub mod metric;
+pub mod path;
+pub mod sampler;
 pub mod train;
 
+pub use error::{Error, Result};
 pub use otto_ot;

@@ -8,6 +8,7 @@
 //! - [`DataSource`]: a built-in name or a file path, as a user writes it on the command line.
 
 pub mod file;
+pub mod gmm;
 pub mod split;
 pub mod toy;
 
@@ -17,6 +18,7 @@ use std::str::FromStr;
 use otto_ot::Matrix;
 
 pub use file::{FileError, Header};
+pub use gmm::GaussianMixture;
 pub use split::{Split, SplitError, TestSize, TrainTestSplit};
 pub use toy::{ParseToyError, Toy};
 

@@ -2,6 +2,10 @@
 //! and path, or a closed-form oracle. Batched: `x` holds one point per row, `out` has the same
 //! shape. Time runs from t = 0 (source) to t = 1 (target).
 
+pub mod oracle;
+
+pub use oracle::GmmField;
+
 use otto_ot::Matrix;
 
 /// A time-dependent vector field `v(t, x)` whose flow carries the source to the target.
