@@ -12,10 +12,12 @@
 pub mod energy;
 pub mod mmd;
 mod pairwise;
+pub mod path_energy;
 pub mod wasserstein;
 
 pub use energy::energy_distance;
 pub use mmd::Mmd;
+pub use path_energy::{kinetic_energy, npe};
 pub use wasserstein::w2;
 
 use otto_ot::OtError;
