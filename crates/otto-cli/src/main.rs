@@ -10,6 +10,7 @@ mod npy;
 mod ot;
 mod plot;
 mod report;
+mod solvers;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,8 @@ enum Command {
     /// Optimal-transport solvers on .npy inputs.
     #[command(subcommand)]
     Ot(ot::OtCommand),
+    /// Discretization error of every ODE sampler versus NFE on a closed-form field, with orders.
+    Solvers(solvers::SolversArgs),
     /// Time otto's solvers on the standard benchmark problems.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Ot(cmd) => ot::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Solvers(args) => solvers::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -398,3 +398,24 @@ fn demo_writes_plot_metrics_and_arrays() {
     assert!((w["w2"].as_f64().unwrap() - v["w2_exact"].as_f64().unwrap()).abs() < 1e-12);
     assert!(v["w2_sinkhorn_divergence"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn solvers_reach_their_orders_on_the_oracle_field() {
+    // Truth: the theoretical orders of Euler (1), midpoint and Heun (2) and RK4 (4), measured
+    // against the exact flow of the closed-form Gaussian-mixture field (reference: RK4 at 8192
+    // steps, whose own error the command reports); ±0.15 as in the library tests.
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("solvers.png");
+    let v = json_of(&otto(&["solvers", "--n", "64", "--png", s(&png), "--json"]));
+    assert!(v["reference_error"].as_f64().unwrap() < 1e-10);
+    let mut seen = 0;
+    for row in v["rows"].as_array().unwrap() {
+        if let Some(order) = row["fitted_order"].as_f64() {
+            let theory = row["theoretical_order"].as_f64().unwrap();
+            assert!((order - theory).abs() < 0.15, "{row}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 4);
+    assert!(png.exists());
+}
