@@ -47,6 +47,12 @@ pub enum OtError {
         what: &'static str,
         kind: &'static str,
     },
+    /// A solver cannot handle this (valid) input, e.g. particles for a potential known only on a grid.
+    #[error("{what} is not supported: {reason}")]
+    Unsupported {
+        what: &'static str,
+        reason: &'static str,
+    },
 }
 
 /// Shorthand for results of `otto-ot`.

@@ -3,8 +3,10 @@
 //! Optimal transport and Wasserstein geometry on plain `f64` arrays: exact OT (network simplex for
 //! general weights, a dedicated assignment solver for uniform n×n problems), entropic OT
 //! (log-domain Sinkhorn with ε-scaling, unbalanced, Sinkhorn divergence), 1-D and sliced OT, Gaussian
-//! closed forms (Bures–Wasserstein, McCann geodesic, entropic plan / Schrödinger bridge) and plan
-//! sampling. No neural-network code; a user who only needs fast OT depends on this crate alone.
+//! closed forms (Bures–Wasserstein, McCann geodesic, entropic plan / Schrödinger bridge), plan
+//! sampling, and Wasserstein gradient flows (Fokker–Planck, exact and entropic JKO, Langevin
+//! particles; [`flow`]). No neural-network code; a user who only needs fast OT depends on this
+//! crate alone.
 //!
 //! Conventions: `a` (length n) and `b` (length m) are the source and target weights, `cost` is the
 //! n×m matrix `C_ij = c(x_i, y_j)`, plans are n×m with marginals `a` and `b`. Functions named `w2`
@@ -14,6 +16,7 @@ pub mod cost;
 pub mod entropic;
 pub mod error;
 pub mod exact;
+pub mod flow;
 pub mod gaussian;
 pub mod marginal;
 pub mod matrix;
