@@ -25,7 +25,6 @@ How otto's files map to PyTorch (see also crates/otto/src/network/safetensors_io
 """
 import argparse
 import json
-import math
 import pathlib
 import re
 import subprocess
@@ -165,53 +164,61 @@ def torch_step_ms(width, batch, activation, threads, fused, depth=3, seed=0):
         loss.backward()
         opt.step()
 
-    return best_ms(step)
+    return step_times_ms(step)
 
 
-def best_ms(fn, warm_s=0.3, round_s=0.3, rounds=5):
-    start, calls = time.perf_counter(), 0
+def step_times_ms(fn, warm_s=0.3, measure_s=1.0):
+    """Median and minimum of per-call milliseconds over about a second after a warm-up, the same
+    statistics otto's mlp_step_timing example reports."""
+    start = time.perf_counter()
     while time.perf_counter() - start < warm_s:
         fn()
-        calls += 1
-    per_round = max(3, math.ceil(calls * round_s / (time.perf_counter() - start)))
-    best = float("inf")
-    for _ in range(rounds):
+    times = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < measure_s or len(times) < 20:
         s = time.perf_counter()
-        for _ in range(per_round):
-            fn()
-        best = min(best, (time.perf_counter() - s) * 1e3 / per_round)
-    return best
+        fn()
+        times.append((time.perf_counter() - s) * 1e3)
+    times.sort()
+    return times[len(times) // 2], times[0]
 
 
 def otto_step_ms(binary, width, batch, activation, threads):
-    env = {"PEAK": "0", "RAYON_NUM_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
+    env = {"PEAK": "0", "BREAKDOWN": "0", "RAYON_NUM_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
     text = subprocess.run([binary, str(width), str(batch), activation], env=env, capture_output=True, text=True, check=True).stdout
-    return float(re.search(r"([\d.]+) ms/step", text).group(1)), text
+    found = re.search(r"([\d.]+) ms/step median, ([\d.]+) min", text)
+    return float(found.group(1)), float(found.group(2))
 
 
 def time_cmd(args):
     shapes = [(64, 512), (256, 1024)]
     rows = []
-    for width, batch in shapes:
-        for activation in ("selu", "silu"):
-            for repeat in range(args.repeats):
-                row = {"width": width, "batch": batch, "activation": activation, "threads": args.threads, "repeat": repeat,
-                       "torch": torch.__version__,
-                       "torch_ms": torch_step_ms(width, batch, activation, args.threads, fused=False),
-                       "torch_fused_ms": torch_step_ms(width, batch, activation, args.threads, fused=True)}
+    for repeat in range(args.repeats):
+        for width, batch in shapes:
+            for activation in ("selu", "silu"):
+                row = {"width": width, "batch": batch, "activation": activation, "threads": args.threads,
+                       "repeat": repeat, "torch": torch.__version__}
+                row["torch_median_ms"], row["torch_min_ms"] = torch_step_ms(width, batch, activation, args.threads, fused=False)
+                row["torch_fused_median_ms"], row["torch_fused_min_ms"] = torch_step_ms(width, batch, activation, args.threads, fused=True)
                 if args.otto_bin:
-                    row["otto_ms"], _ = otto_step_ms(args.otto_bin, width, batch, activation, args.threads)
+                    row["otto_median_ms"], row["otto_min_ms"] = otto_step_ms(args.otto_bin, width, batch, activation, args.threads)
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
-    print(f"| shape | activation | PyTorch {torch.__version__} AdamW (ms) | PyTorch fused AdamW (ms) | otto (ms) | speed-up vs best PyTorch |")
-    print("|---|---|---|---|---|---|")
+    print(f"Best over {args.repeats} alternating repeats of each statistic; per-step median (min) in ms, {args.threads} threads.\n")
+    print(f"| shape | activation | PyTorch {torch.__version__}, AdamW | PyTorch, AdamW(fused=True) | otto | speed-up (medians) | speed-up (mins) |")
+    print("|---|---|---|---|---|---|---|")
     for width, batch in shapes:
         for activation in ("selu", "silu"):
             rs = [r for r in rows if r["width"] == width and r["activation"] == activation]
-            tm = min(r["torch_ms"] for r in rs)
-            tf = min(r["torch_fused_ms"] for r in rs)
-            om = min(r["otto_ms"] for r in rs) if args.otto_bin else float("nan")
-            print(f"| 3->{width}x3->2, batch {batch} | {activation} | {tm:.3f} | {tf:.3f} | {om:.3f} | {min(tm, tf) / om:.2f}x |")
+            best = {k: min(r.get(k, float("nan")) for r in rs) for k in rs[0]
+                    if k.endswith("_ms")}
+            torch_median = min(best["torch_median_ms"], best["torch_fused_median_ms"])
+            torch_min = min(best["torch_min_ms"], best["torch_fused_min_ms"])
+            otto_median, otto_min = best.get("otto_median_ms", float("nan")), best.get("otto_min_ms", float("nan"))
+            print(f"| 3->{width}x3->2, batch {batch} | {activation} "
+                  f"| {best['torch_median_ms']:.3f} ({best['torch_min_ms']:.3f}) "
+                  f"| {best['torch_fused_median_ms']:.3f} ({best['torch_fused_min_ms']:.3f}) "
+                  f"| {otto_median:.3f} ({otto_min:.3f}) | {torch_median / otto_median:.2f}x | {torch_min / otto_min:.2f}x |")
     return 0
 
 

@@ -6,11 +6,15 @@
 
 mod bench;
 mod demo;
+mod eval;
 mod npy;
 mod ot;
 mod plot;
+mod plot_run;
 mod report;
+mod sample;
 mod solvers;
+mod train;
 
 use std::process::ExitCode;
 
@@ -32,6 +36,14 @@ struct Cli {
 enum Command {
     /// Exact and entropic optimal transport between two built-in point clouds, with plots.
     Demo(demo::DemoArgs),
+    /// Train a flow-matching or diffusion model into a run directory.
+    Train(train::TrainArgs),
+    /// Draw points from a trained run with an ODE or SDE sampler.
+    Sample(sample::SampleArgs),
+    /// Sample quality of a trained run: W2, MMD, energy distance, NPE.
+    Eval(eval::EvalArgs),
+    /// PNGs of a trained run: samples, trajectories, vector field, loss.
+    Plot(plot_run::PlotArgs),
     /// Optimal-transport solvers on .npy inputs.
     #[command(subcommand)]
     Ot(ot::OtCommand),
@@ -47,6 +59,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Ot(cmd) => ot::run(cmd),
+        Command::Train(args) => train::run(args),
+        Command::Sample(args) => sample::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Plot(args) => plot_run::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Solvers(args) => solvers::run(args),
     };

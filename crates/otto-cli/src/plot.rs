@@ -27,6 +27,8 @@ const PALETTE: [RGBColor; 5] = [
 pub const SOURCE: RGBColor = RGBColor(31, 119, 180);
 /// Colour of target points.
 pub const TARGET: RGBColor = RGBColor(214, 39, 40);
+/// Colour of reference points drawn behind others.
+pub const MUTED: RGBColor = RGBColor(160, 160, 160);
 
 /// Renders a `width × height` PNG at `path` with `draw`, through a temporary file and a rename.
 pub fn save_png(
@@ -241,6 +243,131 @@ pub fn loglog_panel(
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
         .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// One panel with several labelled clouds (first two coordinates), each in its colour.
+pub fn clouds_panel(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    title: &str,
+    clouds: &[(&str, &Matrix, RGBColor)],
+) -> Result<()> {
+    let refs: Vec<&Matrix> = clouds.iter().map(|c| c.1).collect();
+    let mut chart = chart(area, title, &refs)?;
+    for (label, points, colour) in clouds {
+        scatter(&mut chart, points, *colour, label)?;
+    }
+    legend(&mut chart)
+}
+
+/// Trajectories as thin lines, with their start (source colour) and end (target colour) points.
+pub fn trajectories_panel(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    title: &str,
+    paths: &[Vec<(f64, f64)>],
+) -> Result<()> {
+    let all = Matrix::from_rows(
+        &paths
+            .iter()
+            .flatten()
+            .map(|&(x, y)| vec![x, y])
+            .collect::<Vec<_>>(),
+    )?;
+    let mut chart = chart(area, title, &[&all])?;
+    for p in paths {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                p.clone(),
+                BLACK.mix(0.25),
+            )))
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    let starts = Matrix::from_rows(
+        &paths
+            .iter()
+            .filter_map(|p| p.first())
+            .map(|&(x, y)| vec![x, y])
+            .collect::<Vec<_>>(),
+    )?;
+    let ends = Matrix::from_rows(
+        &paths
+            .iter()
+            .filter_map(|p| p.last())
+            .map(|&(x, y)| vec![x, y])
+            .collect::<Vec<_>>(),
+    )?;
+    scatter(&mut chart, &starts, SOURCE, "t = 0")?;
+    scatter(&mut chart, &ends, TARGET, "t = 1")?;
+    legend(&mut chart)
+}
+
+/// Arrows `x → x + scale·v(x)` on a grid, scaled so the longest arrow spans one grid cell.
+pub fn quiver_panel(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    title: &str,
+    points: &Matrix,
+    velocity: &Matrix,
+) -> Result<()> {
+    let mut chart = chart(area, title, &[points])?;
+    let n = points.rows();
+    let cells = (n as f64).sqrt().max(2.0) - 1.0;
+    let (xr, _) = bounds(&[points]);
+    let cell = (xr.end - xr.start) / cells;
+    let longest = (0..n)
+        .map(|i| velocity.get(i, 0).hypot(velocity.get(i, 1)))
+        .fold(0.0f64, f64::max)
+        .max(1e-12);
+    let scale = cell / longest;
+    for i in 0..n {
+        let (x, y) = (points.get(i, 0), points.get(i, 1));
+        let (u, v) = (velocity.get(i, 0) * scale, velocity.get(i, 1) * scale);
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x, y), (x + u, y + v)],
+                SOURCE,
+            )))
+            .map_err(|e| anyhow!("{e}"))?;
+        chart
+            .draw_series(std::iter::once(Circle::new(
+                (x + u, y + v),
+                2,
+                SOURCE.filled(),
+            )))
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    Ok(())
+}
+
+/// A line chart of (step, loss) with a logarithmic loss axis.
+pub fn loss_panel(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    title: &str,
+    curve: &[(f64, f64)],
+) -> Result<()> {
+    let x_max = curve.iter().map(|p| p.0).fold(1.0f64, f64::max);
+    let positive: Vec<(f64, f64)> = curve.iter().copied().filter(|p| p.1 > 0.0).collect();
+    let lo = positive.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let hi = positive.iter().map(|p| p.1).fold(0.0f64, f64::max);
+    if positive.is_empty() {
+        return Ok(());
+    }
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..x_max, (lo * 0.9..hi * 1.1).log_scale())
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("loss")
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .draw_series(LineSeries::new(positive, SOURCE.stroke_width(2)))
         .map_err(|e| anyhow!("{e}"))?;
     Ok(())
 }

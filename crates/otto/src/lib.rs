@@ -15,6 +15,7 @@ pub mod data;
 pub mod error;
 pub mod field;
 pub mod metric;
+pub mod network;
 pub mod objective;
 pub mod path;
 pub mod sampler;

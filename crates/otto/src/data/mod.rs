@@ -133,6 +133,79 @@ impl DataSource {
     }
 }
 
+/// A [`DataSource`] made ready for training and evaluation: a built-in sampler (fresh points on
+/// every draw, held-out points from another seed), or a file's rows split once into train and test
+/// rows (a reproducible [`TrainTestSplit`] of `test_fraction`), drawn from with replacement.
+#[derive(Debug, Clone)]
+pub enum Dataset {
+    /// A built-in distribution.
+    Toy(Toy),
+    /// A file's rows.
+    Rows {
+        /// Rows trained on.
+        train: Matrix,
+        /// Held-out rows.
+        test: Matrix,
+    },
+}
+
+/// Why a data set could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// The file could not be read.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The split failed (too few rows).
+    #[error(transparent)]
+    Split(#[from] SplitError),
+}
+
+impl Dataset {
+    /// Prepares `source`; a file is read once and split with `seed`.
+    pub fn new(source: &DataSource, test_fraction: f64, seed: u64) -> Result<Self, DatasetError> {
+        match source {
+            DataSource::Toy(toy) => Ok(Dataset::Toy(*toy)),
+            DataSource::File { .. } => {
+                let rows = source.dataset(0, seed)?;
+                let split = TrainTestSplit::new(TestSize::Fraction(test_fraction))
+                    .seed(seed)
+                    .split(&rows)?;
+                Ok(Dataset::Rows {
+                    train: split.train,
+                    test: split.test,
+                })
+            }
+        }
+    }
+
+    /// The dimension of the points.
+    pub fn dim(&self) -> usize {
+        match self {
+            Dataset::Toy(toy) => toy.dim(),
+            Dataset::Rows { train, .. } => train.cols(),
+        }
+    }
+
+    /// `n` training points reproducible from `seed`.
+    pub fn draw(&self, n: usize, seed: u64) -> Matrix {
+        match self {
+            Dataset::Toy(toy) => toy.sample(n, seed),
+            Dataset::Rows { train, .. } => {
+                split::bootstrap(train, n, seed).expect("a split leaves training rows")
+            }
+        }
+    }
+
+    /// Held-out points: `n` fresh points of a built-in distribution (from `seed`), or the file's
+    /// test rows (all of them, `n` ignored).
+    pub fn held_out(&self, n: usize, seed: u64) -> Matrix {
+        match self {
+            Dataset::Toy(toy) => toy.sample(n, seed),
+            Dataset::Rows { test, .. } => test.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

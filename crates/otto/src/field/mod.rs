@@ -2,6 +2,7 @@
 //! and path, or a closed-form oracle. Batched: `x` holds one point per row, `out` has the same
 //! shape. Time runs from t = 0 (source) to t = 1 (target).
 
+pub mod model;
 pub mod oracle;
 
 pub use oracle::GmmField;

@@ -49,7 +49,8 @@ pub struct TrainConfig {
     pub depth: usize,
     /// Activation: selu, silu, gelu or relu.
     pub activation: String,
-    /// Time input: `concat` (t appended to x), `sinusoidal` or `fourier`.
+    /// Time input: `concat` (t appended to x), `sinusoidal:DIM` or `fourier:DIM:SCALE`
+    /// (`sinusoidal` and `fourier` alone mean 32 features, scale 1).
     pub time_embedding: String,
     /// Residual hidden blocks.
     pub residual: bool,
@@ -77,10 +78,9 @@ pub struct TrainConfig {
     pub ema_decay: f64,
     /// Seed of everything random in the run.
     pub seed: u64,
-    /// Training points drawn from a built-in target (file data uses its own rows).
-    pub n_train: usize,
-    /// Held-out test points (drawn from the target with another seed, or split from the file).
-    pub n_test: usize,
+    /// Fraction of a data file's rows held out for evaluation (built-in data sets draw fresh
+    /// held-out points instead).
+    pub test_fraction: f64,
     /// Log every this many steps.
     pub log_every: usize,
     /// Checkpoint every this many steps.
@@ -112,8 +112,7 @@ impl Default for TrainConfig {
             grad_clip: 0.0,
             ema_decay: 0.0,
             seed: 0,
-            n_train: 10_000,
-            n_test: 10_000,
+            test_fraction: 0.2,
             log_every: 100,
             checkpoint_every: 1000,
         }

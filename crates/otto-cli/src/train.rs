@@ -1,0 +1,171 @@
+//! `otto train`: trains a model into a run directory, with a progress bar, a JSON-lines log and
+//! checkpoints; `--resume DIR` continues an interrupted run exactly where it stopped.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use otto::train::{self, Method, Observer, RunDir, StepReport, TrainConfig};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Read the configuration from this TOML file (flags given on the command line override it).
+    #[arg(long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
+    /// Continue the interrupted run in DIR from its last checkpoint (other flags are ignored).
+    #[arg(long, value_name = "DIR", conflicts_with = "config")]
+    resume: Option<PathBuf>,
+    /// Run directory to create.
+    #[arg(long, default_value = "runs/train")]
+    out: PathBuf,
+    /// Source data (t = 0): a built-in name (8gaussians, moons, gaussian, …) or a .npy/.csv file
+    /// [default: 8gaussians].
+    #[arg(long)]
+    source: Option<String>,
+    /// Target data (t = 1): a built-in name or a .npy/.csv file [default: moons].
+    #[arg(long)]
+    target: Option<String>,
+    /// Method: i-cfm, ot-cfm (exact minibatch OT coupling) or ddpm (ε-prediction, N(0, I) source)
+    /// [default: ot-cfm].
+    #[arg(long)]
+    method: Option<String>,
+    /// Hidden width [default: 64].
+    #[arg(long)]
+    width: Option<usize>,
+    /// Hidden layers [default: 3].
+    #[arg(long)]
+    depth: Option<usize>,
+    /// Activation: selu, silu, gelu, relu [default: selu].
+    #[arg(long)]
+    activation: Option<String>,
+    /// Minibatch size [default: 512].
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Peak learning rate of AdamW [default: 1e-3].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Interpolant noise σ for i-cfm / ot-cfm [default: 0.1].
+    #[arg(long)]
+    sigma: Option<f64>,
+    /// Schedule of the affine path for ddpm [default: vp-linear].
+    #[arg(long)]
+    schedule: Option<String>,
+    /// Optimizer steps [default: 20000].
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Seed of the whole run [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl TrainArgs {
+    fn config(&self) -> Result<TrainConfig> {
+        let mut c = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                TrainConfig::from_toml(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim()))?
+            }
+            None => TrainConfig::default(),
+        };
+        if let Some(v) = &self.source {
+            c.source = v.clone();
+        }
+        if let Some(v) = &self.target {
+            c.target = v.clone();
+        }
+        if let Some(v) = &self.method {
+            c.method = match v.as_str() {
+                "i-cfm" => Method::ICfm,
+                "ot-cfm" => Method::OtCfm,
+                "ddpm" => Method::Ddpm,
+                other => bail!("unknown method '{other}'; valid methods are: i-cfm, ot-cfm, ddpm"),
+            };
+        }
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = &self.$field { c.$field = v.clone(); } )* };
+        }
+        set!(width, depth, activation, batch, lr, sigma, schedule, steps, seed);
+        Ok(c)
+    }
+}
+
+/// Progress on a terminal (a bar), as plain lines elsewhere, or nothing.
+struct Progress {
+    bar: Option<ProgressBar>,
+    plain: bool,
+}
+
+impl Progress {
+    fn new(total: usize, quiet: bool) -> Self {
+        if quiet {
+            return Self {
+                bar: None,
+                plain: false,
+            };
+        }
+        if !std::io::stderr().is_terminal() {
+            return Self {
+                bar: None,
+                plain: true,
+            };
+        }
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta}]",
+            )
+            .expect("a valid template"),
+        );
+        Self {
+            bar: Some(bar),
+            plain: false,
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn on_report(&mut self, r: &StepReport) {
+        let msg = format!("loss {:.4}  {:.0} steps/s", r.loss, r.steps_per_sec);
+        if let Some(bar) = &self.bar {
+            bar.set_position(r.step as u64);
+            bar.set_message(msg);
+            if r.step == r.total {
+                bar.finish();
+            }
+        } else if self.plain {
+            eprintln!("step {}/{}  {msg}  lr {:.2e}", r.step, r.total, r.lr);
+        }
+    }
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let (config, dir, resume) = match &args.resume {
+        Some(dir) => {
+            let run = RunDir::open(dir)?;
+            let text = run.read_to_string("config.toml")?;
+            let config = TrainConfig::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", run.file("config.toml").display(), e))?;
+            (config, dir.clone(), true)
+        }
+        None => (args.config()?, args.out.clone(), false),
+    };
+    let run = RunDir::create(&dir)?;
+    let mut progress = Progress::new(config.steps, args.quiet);
+    let state = train::train(&config, &run, resume, &mut progress)?;
+    if !args.quiet {
+        eprintln!(
+            "trained {} steps of {} into {}",
+            state.step,
+            config.method.name(),
+            run.root().display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,390 @@
+//! The training loop. It knows no method: a [`Recipe`] supplies the data, the coupling, the path
+//! and the objective; the loop draws a batch, pairs it, draws a path sample, asks the objective for
+//! the regression target, has the network compute loss and gradients, clips them, steps AdamW,
+//! updates the EMA, logs and checkpoints. A fixed seed and thread count give a bit-identical run,
+//! and a run resumed from a checkpoint continues exactly as the uninterrupted run would have.
+
+use std::time::Instant;
+
+use otto_ot::Matrix;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use super::checkpoint::Checkpoint;
+use super::config::{Method, TrainConfig};
+use super::lr::LrSchedule;
+use super::run::{RunDir, RunError};
+use crate::coupling::Coupling;
+use crate::data::{DataSource, Dataset, Toy};
+use crate::network::{AdamW, Ema, Mlp, MlpConfig, NetworkError, TimeEmbedding, Workspace};
+use crate::objective::Objective;
+use crate::path::{AffinePath, ConditionalPath, Interpolant, VpLinear};
+
+/// Why training stopped early or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The configuration is invalid; the message names the field.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The loss became NaN or infinite; the last good checkpoint is kept.
+    #[error("the loss became {loss} at step {step}; stopped, the last good checkpoint (step {checkpoint}) is kept — lower the learning rate or enable --grad-clip")]
+    NonFiniteLoss {
+        step: usize,
+        loss: f32,
+        checkpoint: usize,
+    },
+    /// Reading or writing the run directory failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// The network rejected its inputs or files.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// Data, coupling or path errors.
+    #[error("{0}")]
+    Data(String),
+}
+
+/// What one logged step reports to an [`Observer`].
+#[derive(Debug, Clone, Copy)]
+pub struct StepReport {
+    /// Steps done so far (1-based).
+    pub step: usize,
+    /// Total steps of the run.
+    pub total: usize,
+    /// Mean training loss since the previous report.
+    pub loss: f64,
+    /// Learning rate of the last step.
+    pub lr: f64,
+    /// Training throughput since the previous report.
+    pub steps_per_sec: f64,
+}
+
+/// Receives progress from the trainer (a progress bar, a logger, a test).
+pub trait Observer {
+    /// Called every `log_every` steps and at the end.
+    fn on_report(&mut self, report: &StepReport);
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+
+impl Observer for Silent {
+    fn on_report(&mut self, _: &StepReport) {}
+}
+
+/// The method's parts: where the data comes from, how it is paired, the path and the objective.
+pub struct Recipe {
+    /// Source data (t = 0).
+    pub source: Dataset,
+    /// Target data (t = 1).
+    pub target: Dataset,
+    /// Minibatch coupling.
+    pub coupling: Coupling,
+    /// Conditional path.
+    pub path: Box<dyn ConditionalPath>,
+    /// Regression objective.
+    pub objective: Objective,
+}
+
+impl Recipe {
+    /// The recipe of a configuration: I-CFM and OT-CFM use torchcfm's constant-σ interpolant
+    /// and velocity regression; `ddpm` uses a N(0, I) source, the VP linear-β schedule and
+    /// ε-prediction.
+    pub fn from_config(config: &TrainConfig) -> Result<Self, TrainError> {
+        let dataset = |name: &str, what: &str| -> Result<Dataset, TrainError> {
+            let source: DataSource = name
+                .parse()
+                .map_err(|e| TrainError::Config(format!("{what}: {e}")))?;
+            Dataset::new(&source, config.test_fraction, config.seed)
+                .map_err(|e| TrainError::Data(format!("{what}: {e}")))
+        };
+        let target = dataset(&config.target, "target")?;
+        let interpolant = || {
+            Interpolant::constant(config.sigma)
+                .map(|p| Box::new(p) as Box<dyn ConditionalPath>)
+                .map_err(|e| TrainError::Config(format!("sigma: {e}")))
+        };
+        let (source, coupling, path, objective) = match config.method {
+            Method::ICfm | Method::OtCfm => {
+                let source = dataset(&config.source, "source")?;
+                let coupling = if config.method == Method::OtCfm {
+                    Coupling::ExactOt
+                } else {
+                    Coupling::Independent
+                };
+                (source, coupling, interpolant()?, Objective::FlowMatching)
+            }
+            Method::Ddpm => {
+                let source = Dataset::Toy(Toy::Gaussian { dim: target.dim() });
+                let path: Box<dyn ConditionalPath> = match config.schedule.as_str() {
+                    "vp-linear" => Box::new(AffinePath::new(VpLinear::default())),
+                    other => {
+                        return Err(TrainError::Config(format!(
+                            "schedule '{other}' is not supported for ddpm; use vp-linear"
+                        )))
+                    }
+                };
+                (
+                    source,
+                    Coupling::Independent,
+                    path,
+                    Objective::NoisePrediction,
+                )
+            }
+        };
+        if source.dim() != target.dim() {
+            return Err(TrainError::Data(format!(
+                "the source '{}' has dimension {} but the target '{}' has dimension {}",
+                config.source,
+                source.dim(),
+                config.target,
+                target.dim()
+            )));
+        }
+        Ok(Self {
+            source,
+            target,
+            coupling,
+            path,
+            objective,
+        })
+    }
+}
+
+/// Parses `concat`, `sinusoidal[:DIM]` or `fourier[:DIM[:SCALE]]` (32 features, scale 1 by
+/// default).
+fn time_embedding(text: &str) -> Result<TimeEmbedding, TrainError> {
+    let bad = || {
+        TrainError::Config(format!(
+            "time_embedding '{text}'; valid: concat, sinusoidal[:DIM], fourier[:DIM[:SCALE]]"
+        ))
+    };
+    let mut parts = text.split(':');
+    let kind = parts.next().unwrap_or_default();
+    let dim = parts
+        .next()
+        .map_or(Ok(32), |d| d.parse().map_err(|_| bad()))?;
+    match kind {
+        "concat" => Ok(TimeEmbedding::Concat),
+        "sinusoidal" => Ok(TimeEmbedding::Sinusoidal { dim }),
+        "fourier" => {
+            let scale = parts
+                .next()
+                .map_or(Ok(1.0), |s| s.parse().map_err(|_| bad()))?;
+            Ok(TimeEmbedding::Fourier { dim, scale })
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// The network configuration of a run.
+pub fn mlp_config(config: &TrainConfig, dim: usize) -> Result<MlpConfig, TrainError> {
+    let activation = config
+        .activation
+        .parse()
+        .map_err(|e| TrainError::Config(format!("activation: {e}")))?;
+    let time_embedding = time_embedding(&config.time_embedding)?;
+    let mlp = MlpConfig::new(dim, dim)
+        .width(config.width)
+        .depth(config.depth)
+        .activation(activation)
+        .time_embedding(time_embedding)
+        .residual(config.residual);
+    mlp.validate()?;
+    Ok(mlp)
+}
+
+fn validate(config: &TrainConfig) -> Result<(), TrainError> {
+    let positive = [
+        ("batch", config.batch as f64),
+        ("steps", config.steps as f64),
+        ("lr", config.lr),
+        ("log_every", config.log_every as f64),
+        ("checkpoint_every", config.checkpoint_every as f64),
+    ];
+    for (name, value) in positive {
+        if !(value > 0.0 && value.is_finite()) {
+            return Err(TrainError::Config(format!(
+                "{name} must be positive, got {value}"
+            )));
+        }
+    }
+    let unit = [
+        ("beta1", config.beta1),
+        ("beta2", config.beta2),
+        ("ema_decay", config.ema_decay),
+        ("test_fraction", config.test_fraction),
+    ];
+    for (name, value) in unit {
+        if !(0.0..1.0).contains(&value) {
+            return Err(TrainError::Config(format!(
+                "{name} must lie in [0, 1), got {value}"
+            )));
+        }
+    }
+    let non_negative = [
+        ("weight_decay", config.weight_decay),
+        ("grad_clip", config.grad_clip),
+        ("lr_min", config.lr_min),
+        ("sigma", config.sigma),
+    ];
+    for (name, value) in non_negative {
+        if !(value >= 0.0 && value.is_finite()) {
+            return Err(TrainError::Config(format!(
+                "{name} must be ≥ 0, got {value}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The mutable state of a run: what a checkpoint holds.
+pub struct TrainState {
+    /// Completed optimizer steps.
+    pub step: usize,
+    /// The network.
+    pub mlp: Mlp,
+    /// The optimizer and its moments.
+    pub optimizer: AdamW,
+    /// The EMA of the weights, if enabled.
+    pub ema: Option<Ema>,
+    /// The run's random stream.
+    pub rng: ChaCha8Rng,
+}
+
+fn to_f32(m: &Matrix) -> Vec<f32> {
+    m.as_slice().iter().map(|&v| v as f32).collect()
+}
+
+/// Trains the run in `run` (a new run writes `config.toml`; `resume` continues from the
+/// checkpoint). Returns the final state.
+pub fn train(
+    config: &TrainConfig,
+    run: &RunDir,
+    resume: bool,
+    observer: &mut dyn Observer,
+) -> Result<TrainState, TrainError> {
+    validate(config)?;
+    let recipe = Recipe::from_config(config)?;
+    let dim = recipe.target.dim();
+    let mlp_config = mlp_config(config, dim)?;
+    let mut state = if resume {
+        let checkpoint = Checkpoint::load(run)?;
+        run.truncate_log(checkpoint.step + 1)?;
+        checkpoint.into_state(mlp_config, config)?
+    } else {
+        run.write("config.toml", config.to_toml().as_bytes())?;
+        let mlp = Mlp::new(mlp_config, config.seed)?;
+        let optimizer = optimizer(config, mlp.num_params());
+        let ema = (config.ema_decay > 0.0)
+            .then(|| Ema::new(config.ema_decay as f32, mlp.params()))
+            .transpose()?;
+        TrainState {
+            step: 0,
+            mlp,
+            optimizer,
+            ema,
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+        }
+    };
+    let schedule = LrSchedule {
+        lr_max: config.lr,
+        lr_min: config.lr_min,
+        warmup: config.warmup,
+        total: config.steps,
+        cosine: config.cosine,
+    };
+    let n = config.batch;
+    let mut ws = Workspace::new(&state.mlp, n);
+    let mut grads = vec![0.0f32; state.mlp.num_params()];
+    let mut last_checkpoint = state.step;
+    let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
+    let mut clock = Instant::now();
+    let mut steps_since = 0usize;
+    while state.step < config.steps {
+        let lr = schedule.at(state.step);
+        let x0 = recipe.source.draw(n, state.rng.next_u64());
+        let x1 = recipe.target.draw(n, state.rng.next_u64());
+        let (x0, x1) = recipe
+            .coupling
+            .pair(&x0, &x1, &mut state.rng)
+            .map_err(|e| TrainError::Data(e.to_string()))?;
+        let sample = recipe
+            .path
+            .sample(&x0, &x1, &mut state.rng)
+            .map_err(|e| TrainError::Data(e.to_string()))?;
+        let target = recipe.objective.target(recipe.path.as_ref(), &sample);
+        let t: Vec<f32> = sample.t.iter().map(|&t| t as f32).collect();
+        let loss = state.mlp.loss_and_grad(
+            &t,
+            &to_f32(&sample.xt),
+            &to_f32(&target),
+            None,
+            &mut grads,
+            &mut ws,
+        )?;
+        if !loss.is_finite() {
+            return Err(TrainError::NonFiniteLoss {
+                step: state.step + 1,
+                loss,
+                checkpoint: last_checkpoint,
+            });
+        }
+        if config.grad_clip > 0.0 {
+            clip_global_norm(&mut grads, config.grad_clip as f32);
+        }
+        state.optimizer.lr = lr as f32;
+        state.optimizer.step(state.mlp.params_mut(), &grads)?;
+        if let Some(ema) = state.ema.as_mut() {
+            ema.update(state.mlp.params())?;
+        }
+        state.step += 1;
+        steps_since += 1;
+        loss_sum += loss as f64;
+        loss_count += 1;
+        if state.step % config.log_every == 0 || state.step == config.steps {
+            let elapsed = clock.elapsed().as_secs_f64();
+            let report = StepReport {
+                step: state.step,
+                total: config.steps,
+                loss: loss_sum / loss_count as f64,
+                lr,
+                steps_per_sec: steps_since as f64 / elapsed.max(1e-12),
+            };
+            run.append_log(
+                &json!({"step": report.step, "loss": report.loss, "lr": lr}).to_string(),
+            )?;
+            observer.on_report(&report);
+            (loss_sum, loss_count, steps_since) = (0.0, 0, 0);
+            clock = Instant::now();
+        }
+        if state.step % config.checkpoint_every == 0 || state.step == config.steps {
+            Checkpoint::save(run, &state)?;
+            last_checkpoint = state.step;
+        }
+    }
+    Ok(state)
+}
+
+/// AdamW with the run's hyper-parameters and zero state.
+pub(super) fn optimizer(config: &TrainConfig, num_params: usize) -> AdamW {
+    AdamW::new(num_params)
+        .with_lr(config.lr as f32)
+        .with_betas(config.beta1 as f32, config.beta2 as f32)
+        .with_weight_decay(config.weight_decay as f32)
+}
+
+/// Scales `grads` so that their Euclidean norm is at most `max_norm` (PyTorch's
+/// `clip_grad_norm_`).
+fn clip_global_norm(grads: &mut [f32], max_norm: f32) {
+    let norm = grads
+        .iter()
+        .map(|g| (*g as f64) * (*g as f64))
+        .sum::<f64>()
+        .sqrt() as f32;
+    if norm > max_norm {
+        let scale = max_norm / (norm + 1e-6);
+        grads.iter_mut().for_each(|g| *g *= scale);
+    }
+}
