@@ -58,6 +58,24 @@ pub struct TrainArgs {
     /// Seed of the whole run [default: 0].
     #[arg(long)]
     seed: Option<u64>,
+    /// Checkpoint every this many steps [default: 1000].
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Log every this many steps [default: 100].
+    #[arg(long)]
+    log_every: Option<usize>,
+    /// Linear learning-rate warmup steps [default: 0].
+    #[arg(long)]
+    warmup: Option<usize>,
+    /// Cosine learning-rate decay after warmup.
+    #[arg(long)]
+    cosine: bool,
+    /// Clip the global gradient norm to this value; 0 disables [default: 0].
+    #[arg(long)]
+    grad_clip: Option<f64>,
+    /// EMA decay of the weights; 0 disables [default: 0].
+    #[arg(long)]
+    ema_decay: Option<f64>,
     /// No progress output.
     #[arg(long)]
     quiet: bool,
@@ -92,6 +110,8 @@ impl TrainArgs {
             ($($field:ident),*) => { $( if let Some(v) = &self.$field { c.$field = v.clone(); } )* };
         }
         set!(width, depth, activation, batch, lr, sigma, schedule, steps, seed);
+        set!(checkpoint_every, log_every, warmup, grad_clip, ema_decay);
+        c.cosine |= self.cosine;
         Ok(c)
     }
 }

@@ -419,3 +419,155 @@ fn solvers_reach_their_orders_on_the_oracle_field() {
     assert_eq!(seen, 4);
     assert!(png.exists());
 }
+
+#[test]
+fn killed_run_resumes_bit_for_bit() {
+    // Truth: determinism — a run killed (SIGKILL) after a checkpoint and resumed with
+    // `--resume` ends with byte-identical weights and log to the same run left uninterrupted
+    // (same seed, same thread count).
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--method",
+            "i-cfm",
+            "--steps",
+            "3000",
+            "--checkpoint-every",
+            "300",
+            "--quiet",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.to_str().unwrap().to_string()])
+        .collect()
+    };
+    let whole = Command::new(env!("CARGO_BIN_EXE_otto"))
+        .args(args(&a))
+        .output()
+        .unwrap();
+    assert!(
+        whole.status.success(),
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otto"))
+        .args(args(&b))
+        .spawn()
+        .unwrap();
+    let checkpoint = b.join("checkpoint.json");
+    let start = std::time::Instant::now();
+    while !checkpoint.exists() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(&checkpoint).unwrap()).unwrap();
+    assert!(
+        info["step"].as_u64().unwrap() < 3000,
+        "the run finished before it was killed"
+    );
+    let resumed = otto(&["train", "--resume", s(&b), "--quiet"]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    // checkpoint.safetensors holds the weights and AdamW's moments (model.safetensors holds the same
+    // weights, but its metadata header is a hash map whose key order varies between processes).
+    for f in ["log.jsonl", "checkpoint.safetensors", "checkpoint.json"] {
+        assert!(
+            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+}
+
+#[test]
+fn diverging_training_stops_with_one_line_and_keeps_the_checkpoint() {
+    // Truth: with a learning rate of 1e9 the weights overflow within a few steps; the trainer must
+    // stop with one clear line naming the last good checkpoint (checkpoint every step), which
+    // must be the one left on disk.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let err = stderr_of(&otto(&[
+        "train",
+        "--method",
+        "i-cfm",
+        "--steps",
+        "500",
+        "--lr",
+        "1e9",
+        "--checkpoint-every",
+        "1",
+        "--quiet",
+        "--out",
+        s(&out),
+    ]));
+    assert!(err.contains("the loss became"), "{err}");
+    // The message names the last good checkpoint, and that is the one on disk.
+    let kept: u64 = err
+        .split("checkpoint (step ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|k| k.parse().ok())
+        .expect("the message names the checkpoint step");
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint.json")).unwrap())
+            .unwrap();
+    assert_eq!(info["step"].as_u64().unwrap(), kept);
+    assert!(out.join("model.safetensors").exists());
+}
+
+#[test]
+fn train_sample_eval_plot_end_to_end() {
+    // Truth: a short OT-CFM run must move 8gaussians towards moons: its samples are closer in W2
+    // to held-out moons than the source itself is (computed by the same exact solver).
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let train = otto(&[
+        "train",
+        "--steps",
+        "300",
+        "--batch",
+        "256",
+        "--quiet",
+        "--out",
+        s(&out),
+    ]);
+    assert!(
+        train.status.success(),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    let v = json_of(&otto(&["eval", "--run", s(&out), "--n", "500", "--json"]));
+    let w2 = v["w2"].as_f64().unwrap();
+    let baseline = v["w2_squared_source_target"].as_f64().unwrap().sqrt();
+    assert!(w2 < 0.5 * baseline, "{w2} vs {baseline}");
+    let samples = json_of(&otto(&[
+        "sample",
+        "--run",
+        s(&out),
+        "--n",
+        "100",
+        "--solver",
+        "rk4",
+        "--steps",
+        "20",
+        "--json",
+    ]));
+    assert_eq!(samples["nfe"], 80);
+    let plots = otto(&["plot", "--run", s(&out), "--n", "200"]);
+    assert!(
+        plots.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plots.stderr)
+    );
+    for f in ["samples.png", "trajectories.png", "field.png", "loss.png"] {
+        assert!(out.join("plots").join(f).exists(), "{f}");
+    }
+    let em = stderr_of(&otto(&["sample", "--run", s(&out), "--solver", "em"]));
+    assert!(em.contains("score"), "{em}");
+}
