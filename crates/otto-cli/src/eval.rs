@@ -12,6 +12,7 @@ use otto::sampler::{Method, OdeSolver, Record};
 use otto::train::{RunDir, TrainedRun};
 use otto_ot::marginal::uniform;
 use otto_ot::wasserstein::w2_exact;
+use otto_ot::Matrix;
 
 use crate::report::Report;
 
@@ -44,6 +45,53 @@ pub struct EvalArgs {
     json: bool,
 }
 
+/// The metrics of a trained run against `held_out` points, from `n` samples of the probability-flow
+/// ODE (Euler, `steps` steps) started at source points drawn with `seed`. Returns the metrics as a
+/// report and the generated points.
+pub fn evaluate(
+    trained: &TrainedRun,
+    held_out: &Matrix,
+    n: usize,
+    steps: usize,
+    seed: u64,
+    test_seed: u64,
+) -> Result<(Report, Matrix)> {
+    let x0 = trained.recipe.source.draw(n, seed);
+    let solution = OdeSolver::new(Method::Euler)
+        .steps(steps)
+        .record(Record::EveryStep)
+        .solve(&trained.field, &x0, 0.0, trained.end_time())?;
+    let generated = solution.x;
+    if generated.cols() != held_out.cols() {
+        bail!(
+            "the run generates {}-dimensional points but the test data has dimension {}",
+            generated.cols(),
+            held_out.cols()
+        );
+    }
+    let w2 = w2_exact(&generated, &uniform(n), held_out, &uniform(held_out.rows()))?;
+    let source_test = trained.recipe.source.held_out(n, test_seed ^ 1);
+    let w2_endpoints = w2_exact(
+        &source_test,
+        &uniform(n),
+        held_out,
+        &uniform(held_out.rows()),
+    )?;
+    let kinetic = kinetic_energy(&solution.trajectory);
+    let mmd = Mmd::default().squared(&generated, held_out)?;
+    let energy = energy_distance(&generated, held_out, Estimator::V)?;
+    let mut r = Report::default();
+    r.set("n", n)
+        .set("euler_steps", steps)
+        .set("w2", w2)
+        .set("mmd2_rbf", mmd)
+        .set("energy_distance", energy)
+        .set("kinetic_energy", kinetic)
+        .set("w2_squared_source_target", w2_endpoints * w2_endpoints)
+        .set("npe", npe(kinetic, w2_endpoints * w2_endpoints));
+    Ok((r, generated))
+}
+
 pub fn run(args: EvalArgs) -> Result<()> {
     if args.n < 2 {
         bail!("--n must be at least 2");
@@ -55,41 +103,15 @@ pub fn run(args: EvalArgs) -> Result<()> {
         Some(t) => t.parse::<DataSource>()?.dataset(args.n, args.test_seed)?,
         None => trained.recipe.target.held_out(args.n, args.test_seed),
     };
-    let x0 = trained.recipe.source.draw(args.n, args.seed);
-    let solution = OdeSolver::new(Method::Euler)
-        .steps(args.steps)
-        .record(Record::EveryStep)
-        .solve(&trained.field, &x0, 0.0, trained.end_time())?;
-    let generated = &solution.x;
-    if generated.cols() != held_out.cols() {
-        bail!(
-            "the run generates {}-dimensional points but the test data has dimension {}",
-            generated.cols(),
-            held_out.cols()
-        );
-    }
-    let w = uniform(args.n);
-    let w2 = w2_exact(generated, &w, &held_out, &w)?;
-    let source_test = trained.recipe.source.held_out(args.n, args.test_seed ^ 1);
-    let w2_endpoints = w2_exact(&source_test, &w, &held_out, &w)?;
-    let kinetic = kinetic_energy(&solution.trajectory);
-    let mmd = Mmd::default().squared(generated, &held_out)?;
-    let energy = energy_distance(generated, &held_out, Estimator::V)?;
-    let mut r = Report::default();
-    r.set("run", args.run.display().to_string())
-        .set("n", args.n)
-        .set("euler_steps", args.steps)
-        .set("w2", w2)
-        .set("mmd2_rbf", mmd)
-        .set("energy_distance", energy)
-        .set("kinetic_energy", kinetic)
-        .set("w2_squared_source_target", w2_endpoints * w2_endpoints)
-        .set("npe", npe(kinetic, w2_endpoints * w2_endpoints));
-    r.print(args.json);
-    let metrics = serde_json::to_vec_pretty(&serde_json::json!({
-        "w2": w2, "mmd2_rbf": mmd, "energy_distance": energy, "kinetic_energy": kinetic,
-        "npe": npe(kinetic, w2_endpoints * w2_endpoints), "n": args.n, "euler_steps": args.steps,
-    }))?;
-    run.write("metrics.json", &metrics)?;
+    let (report, _) = evaluate(
+        &trained,
+        &held_out,
+        args.n,
+        args.steps,
+        args.seed,
+        args.test_seed,
+    )?;
+    run.write("metrics.json", &report.to_json_pretty())?;
+    report.print(args.json);
     Ok(())
 }

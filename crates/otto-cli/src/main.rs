@@ -9,6 +9,7 @@ mod demo;
 mod eval;
 mod npy;
 mod ot;
+mod ot_demo;
 mod plot;
 mod plot_run;
 mod report;
@@ -34,7 +35,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Exact and entropic optimal transport between two built-in point clouds, with plots.
+    /// The main job: train OT-CFM from 8gaussians to moons, sample, evaluate, plot (about a minute).
     Demo(demo::DemoArgs),
     /// Train a flow-matching or diffusion model into a run directory.
     Train(train::TrainArgs),

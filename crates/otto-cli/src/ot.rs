@@ -26,6 +26,8 @@ pub enum OtCommand {
     W2(W2Args),
     /// Closed forms between two Gaussians: Bures W2, OT map, McCann geodesic, Schrödinger bridge.
     Gaussian(GaussianArgs),
+    /// Exact and entropic OT between two built-in point clouds, with a PNG of the plans.
+    Demo(crate::ot_demo::OtDemoArgs),
 }
 
 /// The two measures: point clouds (with a ground cost) or a cost matrix, and optional weights.
@@ -253,6 +255,7 @@ pub fn run(cmd: OtCommand) -> Result<()> {
         OtCommand::Sinkhorn(args) => sinkhorn(args),
         OtCommand::W2(args) => w2(args),
         OtCommand::Gaussian(args) => gaussian_closed_forms(args),
+        OtCommand::Demo(args) => crate::ot_demo::run(args),
     }
 }
 

@@ -15,6 +15,18 @@ impl Report {
         self
     }
 
+    /// The report as pretty-printed JSON bytes (for `metrics.json`).
+    pub fn to_json_pretty(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(&Value::Object(self.fields.clone()))
+            .expect("JSON values serialize")
+    }
+
+    /// Appends every field of `other`.
+    pub fn extend(&mut self, other: Report) -> &mut Self {
+        self.fields.extend(other.fields);
+        self
+    }
+
     /// Prints one JSON object (`json`) or an aligned `key  value` table on stdout.
     pub fn print(&self, json: bool) {
         if json {

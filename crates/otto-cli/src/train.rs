@@ -117,13 +117,13 @@ impl TrainArgs {
 }
 
 /// Progress on a terminal (a bar), as plain lines elsewhere, or nothing.
-struct Progress {
+pub struct Progress {
     bar: Option<ProgressBar>,
     plain: bool,
 }
 
 impl Progress {
-    fn new(total: usize, quiet: bool) -> Self {
+    pub fn new(total: usize, quiet: bool) -> Self {
         if quiet {
             return Self {
                 bar: None,
@@ -159,7 +159,9 @@ impl Observer for Progress {
             if r.step == r.total {
                 bar.finish();
             }
-        } else if self.plain {
+        } else if self.plain
+            && (r.step * 20 / r.total != (r.step - 1) * 20 / r.total || r.step == r.total)
+        {
             eprintln!("step {}/{}  {msg}  lr {:.2e}", r.step, r.total, r.lr);
         }
     }

@@ -275,6 +275,8 @@ pub fn train(
         checkpoint.into_state(mlp_config, config)?
     } else {
         run.write("config.toml", config.to_toml().as_bytes())?;
+        // A fresh run in an existing directory starts a fresh log.
+        run.truncate_log(0)?;
         let mlp = Mlp::new(mlp_config, config.seed)?;
         let optimizer = optimizer(config, mlp.num_params());
         let ema = (config.ema_decay > 0.0)
