@@ -6,8 +6,9 @@
 //! cargo run --release -p otto --example mlp_step_timing -- 256 1024 silu
 //! ```
 //! Defaults: width 64, batch 512, SELU, depth 3 (torchcfm's 3→64→64→64→2). Threads: rayon's pool
-//! (set `RAYON_NUM_THREADS`). `PEAK=0` skips the GEMM peak measurement, `BREAKDOWN=0` the timings
-//! of the step's parts.
+//! (set `RAYON_NUM_THREADS`). Each figure is the median and the minimum of per-step times over about
+//! a second after a warm-up; on a shared machine the minimum shows the engine, the median the
+//! machine. `PEAK=0` skips the GEMM peak measurement, `BREAKDOWN=0` the timings of the step's parts.
 
 use std::time::Instant;
 
@@ -45,80 +46,69 @@ fn main() {
     let t: Vec<f32> = (0..batch).map(|_| rng.gen()).collect();
     let x: Vec<f32> = (0..2 * batch).map(|_| rng.gen_range(-3.0..3.0)).collect();
     let y: Vec<f32> = (0..2 * batch).map(|_| rng.gen_range(-3.0..3.0)).collect();
-
     let flops = mlp.training_flops(batch);
-    let label = format!(
-        "{}→{}→2 ({}), batch {batch}",
-        config.input_cols(),
-        vec![width.to_string(); depth].join("→"),
-        activation.name()
-    );
-    let step_ms = time_ms(|| {
-        mlp.loss_and_grad(&t, &x, &y, None, &mut grads, &mut ws)
+
+    let mut step = |mlp: &mut Mlp, ws: &mut Workspace| {
+        mlp.loss_and_grad(&t, &x, &y, None, &mut grads, ws)
             .expect("shapes match");
         opt.step(mlp.params_mut(), &grads).expect("shapes match");
-    });
+    };
+    let (median, min) = time_ms(|| step(&mut mlp, &mut ws));
     println!(
-        "{label}, {threads} threads: {step_ms:.4} ms/step, {:.1} GFLOP/s in the matrix products ({:.1} MFLOP/step)",
-        flops / step_ms / 1e6,
+        "{}→{}→2 ({}), batch {batch}, {threads} threads: {median:.4} ms/step median, {min:.4} min; \
+         {:.1} GFLOP/s at the median, {:.1} at the min, in the matrix products ({:.1} MFLOP/step)",
+        config.input_cols(),
+        vec![width.to_string(); depth].join("→"),
+        activation.name(),
+        flops / median / 1e6,
+        flops / min / 1e6,
         flops / 1e6
     );
-
     if std::env::var("BREAKDOWN").is_ok_and(|v| v == "0") {
         return;
     }
-    // Where the time goes: the step's parts on their own, the whole step run from inside rayon's
-    // pool (every block on a pool thread), and on one thread.
+
+    // Where the time goes: the step run from inside rayon's pool (the calling thread is then a
+    // worker and never sleeps on a latch), on one thread, and its parts on their own.
+    let (pooled, pooled_min) = rayon::scope(|_| time_ms(|| step(&mut mlp, &mut ws)));
+    let mut single = Workspace::with_threads(&mlp, batch, 1);
+    let (one_thread, one_thread_min) = time_ms(|| step(&mut mlp, &mut single));
     let mut out = vec![0.0; 2 * batch];
-    let forward_ms = time_ms(|| {
+    let (forward, _) = time_ms(|| {
         mlp.forward(&t, &x, &mut out, &mut ws)
             .expect("shapes match")
     });
-    let grad_ms = time_ms(|| {
+    let mut grads = vec![0.0; mlp.num_params()];
+    let (gradient, _) = time_ms(|| {
         mlp.loss_and_grad(&t, &x, &y, None, &mut grads, &mut ws)
             .expect("shapes match");
     });
-    let adamw_ms = time_ms(|| opt.step(mlp.params_mut(), &grads).expect("shapes match"));
-    let pooled_ms = rayon::scope(|_| {
-        time_ms(|| {
-            mlp.loss_and_grad(&t, &x, &y, None, &mut grads, &mut ws)
-                .expect("shapes match");
-            opt.step(mlp.params_mut(), &grads).expect("shapes match");
-        })
-    });
-    let mut single = Workspace::with_threads(&mlp, batch, 1);
-    let single_ms = time_ms(|| {
-        mlp.loss_and_grad(&t, &x, &y, None, &mut grads, &mut single)
-            .expect("shapes match");
-        opt.step(mlp.params_mut(), &grads).expect("shapes match");
-    });
+    let mut opt = AdamW::new(mlp.num_params());
+    let (adamw, _) = time_ms(|| opt.step(mlp.params_mut(), &grads).expect("shapes match"));
     println!(
-        "  forward only {forward_ms:.4} ms | loss_and_grad {grad_ms:.4} ms | AdamW {adamw_ms:.4} ms | step inside the pool {pooled_ms:.4} ms | step on 1 thread {single_ms:.4} ms ({:.1} GFLOP/s)",
-        flops / single_ms / 1e6
+        "  step inside the pool {pooled:.4} ms (min {pooled_min:.4}) | step on 1 thread {one_thread:.4} ms \
+         (min {one_thread_min:.4}, {:.1} GFLOP/s) | medians of the parts: forward only {forward:.4} ms, \
+         loss_and_grad {gradient:.4} ms, AdamW {adamw:.4} ms",
+        flops / one_thread_min / 1e6
     );
 }
 
-/// Milliseconds per call of `f`: warm up for 0.2 s, then the best of 5 rounds of ~0.2 s each
-/// (the minimum is the least disturbed by other work on a shared machine).
-fn time_ms(mut f: impl FnMut()) -> f64 {
+/// Median and minimum milliseconds per call of `f`, from per-call times over about a second after
+/// a 0.3 s warm-up.
+fn time_ms(mut f: impl FnMut()) -> (f64, f64) {
     let warm = Instant::now();
-    let mut calls = 0_usize;
-    while warm.elapsed().as_secs_f64() < 0.2 {
+    while warm.elapsed().as_secs_f64() < 0.3 {
         f();
-        calls += 1;
     }
-    let per_round = (calls as f64 * 0.2 / warm.elapsed().as_secs_f64())
-        .ceil()
-        .max(3.0) as usize;
-    let mut best = f64::INFINITY;
-    for _ in 0..5 {
-        let start = Instant::now();
-        for _ in 0..per_round {
-            f();
-        }
-        best = best.min(start.elapsed().as_secs_f64() * 1e3 / per_round as f64);
+    let mut times = Vec::with_capacity(1 << 16);
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < 1.0 || times.len() < 20 {
+        let call = Instant::now();
+        f();
+        times.push(call.elapsed().as_secs_f64() * 1e3);
     }
-    best
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], times[0])
 }
 
 /// GFLOP/s of the `gemm` crate on an n×n×n f32 product with `threads` threads (best of 5).
@@ -134,7 +124,7 @@ fn gemm_peak(n: usize, threads: usize) -> f64 {
     let mut best = f64::INFINITY;
     for _ in 0..5 {
         let start = Instant::now();
-        // SAFETY: all three buffers are n×n, column-major with unit column stride n.
+        // SAFETY: all three buffers are n×n, column-major (row stride 1, column stride n).
         unsafe {
             gemm::gemm(
                 n,

@@ -12,9 +12,11 @@
 //! of rows per thread, and each thread runs the whole forward and backward pass on its block with
 //! single-threaded GEMMs from the `gemm` crate, the bias and activation fused into one sweep after
 //! each GEMM; per-thread gradients are summed once at the end; [`AdamW`] and [`Ema`] are single
-//! fused passes over the flat buffer. A [`Workspace`] preallocates every buffer for a maximum batch,
-//! so a training step allocates nothing in otto's code (the `gemm` crate itself makes small packing
-//! allocations inside some calls).
+//! fused passes over the flat buffer. The calling thread takes the first block itself; for the
+//! lowest latency run the training loop inside rayon's pool (`rayon::scope` / `ThreadPool::install`),
+//! so that no thread ever sleeps on a latch between steps. A [`Workspace`] preallocates every buffer
+//! for a maximum batch, so a step allocates nothing in otto's code (the `gemm` crate makes small
+//! packing allocations inside its calls, and rayon one small job per extra thread per pass).
 //!
 //! Determinism: for a fixed thread count (the workspace's), forward outputs, JVPs, losses and
 //! gradients are bit-identical run to run. Across thread counts they agree to f32 round-off: a

@@ -6,8 +6,8 @@ use super::NetworkError;
 
 /// Preallocated buffers for running an [`Mlp`] on batches of up to `capacity` rows with a fixed
 /// number of threads. The batch is split into `threads` contiguous blocks of ⌈n / threads⌉ rows;
-/// each block is processed by one rayon task, so results depend on the thread count and on nothing
-/// else (see the determinism note in [`crate::network`]).
+/// the calling thread processes the first block and rayon's workers the others, so results depend
+/// on the thread count and on nothing else (see the determinism note in [`crate::network`]).
 #[derive(Debug, Clone)]
 pub struct Workspace {
     pub(crate) blocks: Vec<BlockBuffers>,
