@@ -63,7 +63,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let run = RunDir::create(&args.out)?;
     let mut progress = Progress::new(config.steps, args.quiet);
     let start = Instant::now();
-    train::train(&config, &run, false, &mut progress)?;
+    let pool = rayon::ThreadPoolBuilder::new().build()?;
+    pool.install(|| train::train(&config, &run, false, &mut progress))?;
     let train_time = start.elapsed().as_secs_f64();
     let trained = TrainedRun::load(&run, false)?;
     let held_out = trained.recipe.target.held_out(args.n_eval, 987_654_321);

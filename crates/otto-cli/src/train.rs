@@ -180,7 +180,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     let run = RunDir::create(&dir)?;
     let mut progress = Progress::new(config.steps, args.quiet);
-    let state = train::train(&config, &run, resume, &mut progress)?;
+    // The loop runs on a worker of its own rayon pool, so the network's parallel passes do not pay
+    // a cross-thread wake-up of the calling thread on every step.
+    let pool = rayon::ThreadPoolBuilder::new().build()?;
+    let state = pool.install(|| train::train(&config, &run, resume, &mut progress))?;
     if !args.quiet {
         eprintln!(
             "trained {} steps of {} into {}",
