@@ -16,6 +16,10 @@ use serde_json::json;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// Training steps per second of I-CFM and OT-CFM (8gaussians → moons, torchcfm's MLP) and
+    /// the time to sample 10 000 points with 100 Euler steps — the workloads of
+    /// bench/peers/torchcfm_bench.py.
+    Train(BenchTrainArgs),
     /// Exact and entropic OT between two seeded 2-D standard Gaussian clouds (the second shifted
     /// by (1, 1)), uniform weights, squared-Euclidean cost.
     Ot(BenchOtArgs),
@@ -43,10 +47,105 @@ pub struct BenchOtArgs {
     json: bool,
 }
 
+#[derive(Args)]
+pub struct BenchTrainArgs {
+    /// Timed training steps per configuration (after 20 warm-up steps).
+    #[arg(long, default_value_t = 500)]
+    steps: usize,
+    /// Print one JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Ot(args) => ot(args),
+        BenchCommand::Train(args) => train_steps(args),
     }
+}
+
+fn train_steps(args: BenchTrainArgs) -> Result<()> {
+    use otto::field::VectorField;
+    use otto::sampler::{Method as OdeMethod, OdeSolver};
+    use otto::train::{train, Method, RunDir, Silent, TrainConfig, TrainedRun};
+
+    let dir = std::env::temp_dir().join(format!("otto-bench-{}", std::process::id()));
+    let pool = rayon::ThreadPoolBuilder::new().build()?;
+    let emit = |fields: serde_json::Value| {
+        if args.json {
+            println!("{fields}");
+        } else {
+            println!(
+                "{:<10} {:>6} {:>6} {:>12.3} ms",
+                fields["bench"].as_str().unwrap_or(""),
+                fields["width"].as_u64().unwrap_or(0),
+                fields["batch"].as_u64().unwrap_or(0),
+                fields["ms"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+    };
+    if !args.json {
+        println!(
+            "{:<10} {:>6} {:>6} {:>15}",
+            "bench", "width", "batch", "time"
+        );
+    }
+    for (width, batch) in [(64, 512), (256, 1024)] {
+        for method in [Method::ICfm, Method::OtCfm] {
+            let steps = if method == Method::OtCfm {
+                (args.steps / 5).max(20)
+            } else {
+                args.steps
+            };
+            let time_steps = |total: usize| -> Result<f64> {
+                let config = TrainConfig {
+                    method,
+                    width,
+                    batch,
+                    steps: total,
+                    log_every: total,
+                    checkpoint_every: total,
+                    ..TrainConfig::default()
+                };
+                let run = RunDir::create(&dir)?;
+                let start = Instant::now();
+                pool.install(|| train(&config, &run, false, &mut Silent))?;
+                Ok(start.elapsed().as_secs_f64())
+            };
+            // Subtract a 20-step run: start-up and the final checkpoint write are not steps.
+            let per_step = (time_steps(20 + steps)? - time_steps(20)?) / steps as f64;
+            emit(
+                json!({"bench": method.name(), "width": width, "batch": batch, "ms": per_step * 1e3, "steps": steps}),
+            );
+        }
+    }
+    // Sampling time does not depend on the weights: a one-step 3×64 run is the model sampled.
+    let run = RunDir::create(&dir)?;
+    let config = TrainConfig {
+        method: Method::ICfm,
+        steps: 1,
+        log_every: 1,
+        checkpoint_every: 1,
+        ..TrainConfig::default()
+    };
+    pool.install(|| train(&config, &run, false, &mut Silent))?;
+    let small = TrainedRun::load(&run, false)?;
+    let x0 = small.recipe.source.draw(10_000, 1);
+    let (median, _, _) = time(3, || {
+        Ok(pool.install(|| {
+            OdeSolver::new(OdeMethod::Euler).steps(100).solve(
+                &small.field as &dyn VectorField,
+                &x0,
+                0.0,
+                1.0,
+            )
+        })?)
+    })?;
+    emit(
+        json!({"bench": "sample", "width": 64, "batch": 10_000, "ms": median * 1e3, "euler_steps": 100}),
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
 }
 
 /// Times `f` `repeats` times; returns (median, best) seconds and the last result.
