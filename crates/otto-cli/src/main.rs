@@ -7,6 +7,7 @@
 mod bench;
 mod demo;
 mod eval;
+mod flow;
 mod npy;
 mod ot;
 mod ot_demo;
@@ -50,6 +51,8 @@ enum Command {
     Ot(ot::OtCommand),
     /// Discretization error of every ODE sampler versus NFE on a closed-form field, with orders.
     Solvers(solvers::SolversArgs),
+    /// Wasserstein gradient flows on a grid: Fokker–Planck, exact and entropic JKO, Langevin/MALA.
+    Flow(flow::FlowArgs),
     /// Time otto's solvers on the standard benchmark problems.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Plot(args) => plot_run::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Solvers(args) => solvers::run(args),
+        Command::Flow(args) => flow::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -45,6 +45,13 @@ pub fn read_vector(path: &Path) -> Result<Vec<f64>> {
     Ok(data)
 }
 
+/// Reads a float array of any shape, checked finite: its shape and its values in C order.
+pub fn read_array(path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
+    let (shape, data) = read(path)?;
+    check_finite(path, &data)?;
+    Ok((shape, data))
+}
+
 fn check_finite(path: &Path, data: &[f64]) -> Result<()> {
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
         bail!(

@@ -36,11 +36,7 @@ pub fn save_png(
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
 ) -> Result<()> {
-    REGISTER.call_once(|| {
-        // The bytes are a valid TrueType font shipped with the crate; failure is impossible
-        // short of a corrupted build, and would only lose text, so the result is ignored.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
-    });
+    register_font();
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -61,6 +57,15 @@ pub fn save_png(
             .map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?;
     }
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Registers the bundled font as "sans-serif" (once per process); every backend needs it.
+pub fn register_font() {
+    REGISTER.call_once(|| {
+        // The bytes are a valid TrueType font shipped with the crate; failure is impossible
+        // short of a corrupted build, and would only lose text, so the result is ignored.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
 }
 
 /// A square-ish range covering the first two coordinates of all `clouds`, with a 5% margin.
@@ -368,6 +373,109 @@ pub fn loss_panel(
         .map_err(|e| anyhow!("{e}"))?;
     chart
         .draw_series(LineSeries::new(positive, SOURCE.stroke_width(2)))
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// A labelled curve of a [`lines_panel`] in its colour.
+pub struct Curve {
+    pub label: String,
+    pub colour: RGBColor,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The `k`-th colour of the palette used for labelled series (cycled).
+pub fn series_colour(k: usize) -> RGBColor {
+    const MORE: [RGBColor; 3] = [
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(127, 127, 127),
+    ];
+    let all = PALETTE.len() + MORE.len();
+    match k % all {
+        i if i < PALETTE.len() => PALETTE[i],
+        i => MORE[i - PALETTE.len()],
+    }
+}
+
+/// A colour for the fraction `f ∈ [0, 1]` of a time axis, from dark blue to yellow (viridis).
+pub fn viridis(f: f64) -> RGBColor {
+    const STOPS: [(f64, f64, f64); 5] = [
+        (68.0, 1.0, 84.0),
+        (59.0, 82.0, 139.0),
+        (33.0, 145.0, 140.0),
+        (94.0, 201.0, 98.0),
+        (253.0, 231.0, 37.0),
+    ];
+    let x = f.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let i = (x.floor() as usize).min(STOPS.len() - 2);
+    let w = x - i as f64;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    let mix = |p: f64, q: f64| (p + w * (q - p)).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Curves on linear axes with a legend in the upper-right corner.
+pub fn lines_panel(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    curves: &[Curve],
+) -> Result<()> {
+    let all = curves
+        .iter()
+        .flat_map(|c| c.points.iter().copied())
+        .filter(|p| p.0.is_finite() && p.1.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for (x, y) in all {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if x0.partial_cmp(&x1) != Some(std::cmp::Ordering::Less) {
+        return Ok(());
+    }
+    let pad = 0.05 * (y1 - y0).max(1e-12);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .light_line_style(WHITE.mix(0.0))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    for c in curves {
+        let colour = c.colour;
+        chart
+            .draw_series(LineSeries::new(
+                c.points.iter().copied().filter(|p| p.1.is_finite()),
+                colour.stroke_width(2),
+            ))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(c.label.clone())
+            .legend(move |(a, b)| {
+                PathElement::new(vec![(a, b), (a + 16, b)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
         .map_err(|e| anyhow!("{e}"))?;
     Ok(())
 }

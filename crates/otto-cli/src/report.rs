@@ -17,8 +17,7 @@ impl Report {
 
     /// The report as pretty-printed JSON bytes (for `metrics.json`).
     pub fn to_json_pretty(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(&Value::Object(self.fields.clone()))
-            .expect("JSON values serialize")
+        serde_json::to_vec_pretty(&self.to_json()).expect("JSON values serialize")
     }
 
     /// Appends every field of `other`.
@@ -27,10 +26,15 @@ impl Report {
         self
     }
 
+    /// The fields as one JSON object.
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.fields.clone())
+    }
+
     /// Prints one JSON object (`json`) or an aligned `key  value` table on stdout.
     pub fn print(&self, json: bool) {
         if json {
-            println!("{}", Value::Object(self.fields.clone()));
+            println!("{}", self.to_json());
             return;
         }
         let width = self.fields.keys().map(String::len).max().unwrap_or(0);
