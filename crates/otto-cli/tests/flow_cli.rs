@@ -1,54 +1,10 @@
 //! End-to-end tests of `otto flow`: the OU oracle through `--json`, `compare`'s table and
 //! picture, and one-line errors on bad input. Small grids keep each run well under a second.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use npyz::WriterBuilder;
+use common::{json_of, otto, s, stderr_of, write_npy};
 use serde_json::Value;
-
-fn otto(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_otto"))
-        .args(args)
-        .output()
-        .expect("the otto binary runs")
-}
-
-fn json_of(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "otto failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
-}
-
-fn stderr_of(out: &Output) -> String {
-    assert!(!out.status.success(), "otto should have failed");
-    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert_eq!(err.lines().count(), 1, "one line expected, got: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn write_npy(dir: &Path, name: &str, shape: &[u64], data: &[f64]) -> PathBuf {
-    let path = dir.join(name);
-    let mut buf = Vec::new();
-    let mut w = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(shape)
-        .writer(&mut buf)
-        .begin_nd()
-        .unwrap();
-    w.extend(data.iter().copied()).unwrap();
-    w.finish().unwrap();
-    std::fs::write(&path, buf).unwrap();
-    path
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 #[test]
 fn fp_reproduces_the_ou_oracle() {

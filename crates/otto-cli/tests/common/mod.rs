@@ -1,0 +1,58 @@
+//! Helpers shared by the CLI integration tests: run the binary, read its JSON or its one error
+//! line, write .npy inputs.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use npyz::WriterBuilder;
+use serde_json::Value;
+
+pub fn otto(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_otto"))
+        .args(args)
+        .output()
+        .expect("the otto binary runs")
+}
+
+pub fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "otto failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+pub fn stderr_of(out: &Output) -> String {
+    assert!(!out.status.success(), "otto should have failed");
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(err.lines().count(), 1, "one line expected, got: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+pub fn write_npy<T: npyz::AutoSerialize + Copy>(
+    dir: &Path,
+    name: &str,
+    shape: &[u64],
+    data: &[T],
+) -> PathBuf {
+    let path = dir.join(name);
+    let mut buf = Vec::new();
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(&mut buf)
+        .begin_nd()
+        .unwrap();
+    w.extend(data.iter().copied()).unwrap();
+    w.finish().unwrap();
+    std::fs::write(&path, buf).unwrap();
+    path
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
