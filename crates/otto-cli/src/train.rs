@@ -130,7 +130,7 @@ impl Progress {
                 plain: false,
             };
         }
-        if !std::io::stderr().is_terminal() {
+        if !std::io::stdout().is_terminal() {
             return Self {
                 bar: None,
                 plain: true,
