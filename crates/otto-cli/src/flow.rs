@@ -254,26 +254,6 @@ fn moments(traj: &Trajectory) -> (Vec<f64>, Matrix) {
     (mean, cov)
 }
 
-/// `KL(ρ ‖ e^{−V/D}/Z) = Σ ρ_i (log ρ_i + (V_i − V_min)/D + log Z) ΔV`, in the log domain: far
-/// from the wells e^{−V/D} underflows to 0 (a double well at |x| = 6 has V/D ≈ 1225) while a
-/// scheme may keep a positive density there, which would make the ratio form infinite.
-fn kl_to_gibbs(problem: &Problem, rho: &GridDensity) -> Result<f64> {
-    let bound = problem.energy.on(&problem.grid)?;
-    let d = bound.diffusion();
-    let v = bound.potential();
-    let vmin = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let dv = problem.grid.cell_volume();
-    let log_z = (v.iter().map(|x| (-(x - vmin) / d).exp()).sum::<f64>() * dv).ln();
-    Ok(rho
-        .values()
-        .iter()
-        .zip(v)
-        .filter(|(r, _)| **r > 0.0)
-        .map(|(r, x)| r * (r.ln() + (x - vmin) / d + log_z))
-        .sum::<f64>()
-        * dv)
-}
-
 /// The summary of one run. In table form (`json = false`) the free energy is shown as its first
 /// and last values; the JSON form holds every step.
 fn summary(problem: &Problem, traj: &Trajectory, files: &[String], json: bool) -> Result<Report> {
@@ -333,7 +313,10 @@ fn summary(problem: &Problem, traj: &Trajectory, files: &[String], json: bool) -
         porous,
         problem.energy.diffusion_coefficient() > 0.0,
     ) {
-        (true, None, true) => json!(kl_to_gibbs(problem, traj.last())?),
+        (true, None, true) => json!(otto_ot::flow::energy::kl_to_gibbs(
+            &problem.energy,
+            traj.last()
+        )?),
         _ => Value::Null,
     };
     r.set("kl_to_gibbs", kl);
