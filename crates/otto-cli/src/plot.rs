@@ -344,37 +344,23 @@ pub fn quiver_panel(
     Ok(())
 }
 
-/// A line chart of (step, loss) with a logarithmic loss axis.
+/// A line chart of (step, mean loss since the previous log line).
 pub fn loss_panel(
     area: &DrawingArea<BitMapBackend, Shift>,
     title: &str,
     curve: &[(f64, f64)],
 ) -> Result<()> {
-    let x_max = curve.iter().map(|p| p.0).fold(1.0f64, f64::max);
-    let positive: Vec<(f64, f64)> = curve.iter().copied().filter(|p| p.1 > 0.0).collect();
-    let lo = positive.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    let hi = positive.iter().map(|p| p.1).fold(0.0f64, f64::max);
-    if positive.is_empty() {
-        return Ok(());
-    }
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 22))
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..x_max, (lo * 0.9..hi * 1.1).log_scale())
-        .map_err(|e| anyhow!("{e}"))?;
-    chart
-        .configure_mesh()
-        .x_desc("step")
-        .y_desc("loss")
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    chart
-        .draw_series(LineSeries::new(positive, SOURCE.stroke_width(2)))
-        .map_err(|e| anyhow!("{e}"))?;
-    Ok(())
+    lines_panel(
+        area,
+        title,
+        "step",
+        "loss",
+        &[Curve {
+            label: "training loss".into(),
+            colour: SOURCE,
+            points: curve.to_vec(),
+        }],
+    )
 }
 
 /// A labelled curve of a [`lines_panel`] in its colour.
