@@ -53,6 +53,34 @@ pub fn moons(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
         .collect()
 }
 
+/// torchcfm *runner*'s `moons` (`SKLearnDataModule` in `runner/src/datamodules/distribution_datamodule.py`,
+/// atong01/conditional-flow-matching), the data of the SF2M paper's benchmarks:
+/// `make_moons(n, noise=0.05)`, then ×2 and x − 1. scikit-learn's `make_moons`: ⌊n/2⌋ points on
+/// the upper half circle and the rest on the lower one at evenly spaced angles (as [`moons`]),
+/// N(0, 0.05²·I) noise, rows shuffled; after scaling the noise sd is 0.1.
+pub fn sklearn_moons(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    let n_out = n / 2;
+    let n_in = n - n_out;
+    let mut points: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let base = if i < n_out {
+                let t = half_turn(i, n_out);
+                [t.cos(), t.sin()]
+            } else {
+                let t = half_turn(i - n_out, n_in);
+                [1.0 - t.cos(), 0.5 - t.sin()]
+            };
+            let (e0, e1): (f64, f64) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
+            [
+                2.0 * (base[0] + 0.05 * e0) - 1.0,
+                2.0 * (base[1] + 0.05 * e1),
+            ]
+        })
+        .collect();
+    points.shuffle(rng);
+    points
+}
+
 /// torchcfm's `circles` (`SKLearnDataModule` in `runner/src/datamodules/distribution_datamodule.py`,
 /// atong01/conditional-flow-matching): `3.5 · make_circles(n, factor=0.5, noise=0.05)` with
 /// scikit-learn's `make_circles` (`sklearn/datasets/_samples_generator.py`): ⌊n/2⌋ points on the
@@ -166,6 +194,27 @@ pub fn two_spirals(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
 mod tests {
     use super::super::{mean_square_norm, moments, Toy};
     use super::*;
+
+    #[test]
+    fn sklearn_moons_are_scaled_half_circles_with_gaussian_noise() {
+        // Truth (the definition): every point is 2·(grid point + 0.05 ε) − (1, 0), so undoing the
+        // scaling leaves a point within 0.05·|ε| of a unit half circle — below 0.3 (6 sd) for all
+        // of 20 000 points; the mean is 2·E[grid] − (1, 0) → (0, 0.5) up to the grid's
+        // discretization (O(1/n)) and the noise's standard error 0.1/√n ≈ 7e-4; tolerance 5e-3.
+        let n = 20_000;
+        let p = Toy::SklearnMoons.sample(n, 5);
+        let mean = [0, 1].map(|j| (0..n).map(|i| p.get(i, j)).sum::<f64>() / n as f64);
+        assert!(
+            mean[0].abs() < 5e-3 && (mean[1] - 0.5).abs() < 5e-3,
+            "{mean:?}"
+        );
+        for i in 0..n {
+            let (x, y) = ((p.get(i, 0) + 1.0) / 2.0, p.get(i, 1) / 2.0);
+            let upper = (x.hypot(y) - 1.0).abs();
+            let lower = ((x - 1.0).hypot(y - 0.5) - 1.0).abs();
+            assert!(upper.min(lower) < 0.3, "row {i}: ({x}, {y})");
+        }
+    }
 
     #[test]
     fn moons_noise_is_one_uniform_shift_along_the_diagonal() {

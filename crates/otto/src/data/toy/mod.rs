@@ -38,6 +38,9 @@ pub enum Toy {
     EightGaussians,
     /// Two interleaving half circles (torchcfm via torchdyn); see [`curve::moons`].
     Moons,
+    /// torchcfm runner's moons (scikit-learn, noise 0.05, ×2, x − 1), the SF2M benchmarks' data;
+    /// see [`curve::sklearn_moons`].
+    SklearnMoons,
     /// Two concentric circles (torchcfm runner via scikit-learn); see [`curve::circles`].
     Circles,
     /// The S curve seen from the side (torchcfm runner via scikit-learn); see [`curve::s_curve`].
@@ -70,10 +73,11 @@ pub enum ParseToyError {
 
 impl Toy {
     /// Every built-in name, as accepted by [`FromStr`] (`gaussian` also as `gaussian:d`).
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "gaussian",
         "8gaussians",
         "moons",
+        "sk-moons",
         "circles",
         "scurve",
         "swissroll",
@@ -97,6 +101,7 @@ impl Toy {
             Toy::Gaussian { .. } => "gaussian",
             Toy::EightGaussians => "8gaussians",
             Toy::Moons => "moons",
+            Toy::SklearnMoons => "sk-moons",
             Toy::Circles => "circles",
             Toy::SCurve => "scurve",
             Toy::SwissRoll => "swissroll",
@@ -125,6 +130,7 @@ impl Toy {
             Toy::Gaussian { dim } => return mixture::gaussian(n, *dim, &mut rng),
             Toy::EightGaussians => mixture::eight_gaussians(n, &mut rng),
             Toy::Moons => curve::moons(n, &mut rng),
+            Toy::SklearnMoons => curve::sklearn_moons(n, &mut rng),
             Toy::Circles => curve::circles(n, &mut rng),
             Toy::SCurve => curve::s_curve(n, &mut rng),
             Toy::SwissRoll => curve::swiss_roll(n, &mut rng),
@@ -161,6 +167,7 @@ impl FromStr for Toy {
             }
             "8gaussians" => Toy::EightGaussians,
             "moons" => Toy::Moons,
+            "sk-moons" => Toy::SklearnMoons,
             "circles" => Toy::Circles,
             "scurve" => Toy::SCurve,
             "swissroll" => Toy::SwissRoll,
