@@ -25,6 +25,20 @@ fn full_turn(k: usize, count: usize) -> f64 {
     2.0 * PI * k as f64 / count as f64
 }
 
+/// Point i of the noiseless two-moons grid of n points shared by scikit-learn's `make_moons` and
+/// torchdyn's `generate_moons`: the first ⌊n/2⌋ at (cos θ, sin θ), the rest at
+/// (1 − cos θ, ½ − sin θ), θ evenly spaced over [0, π] within each moon.
+fn moon_point(i: usize, n: usize) -> [f64; 2] {
+    let n_out = n / 2;
+    if i < n_out {
+        let t = half_turn(i, n_out);
+        [t.cos(), t.sin()]
+    } else {
+        let t = half_turn(i - n_out, n - n_out);
+        [1.0 - t.cos(), 0.5 - t.sin()]
+    }
+}
+
 /// torchcfm's `sample_moons(n)` = `generate_moons(n, noise=0.2)[0] * 3 - 1` (`torchcfm/utils.py`,
 /// atong01/conditional-flow-matching), with torchdyn's `generate_moons`
 /// (`torchdyn/datasets/static_datasets.py`, DiffEqML/torchdyn). The ⌊n/2⌋ points of the upper
@@ -36,17 +50,9 @@ fn full_turn(k: usize, count: usize) -> f64 {
 /// After `3x − 1` the shift is 3u ~ U[0, 0.6) on each coordinate; the mean is (0.8, 0.05) in
 /// the limit n → ∞, not the (0.5, −0.25) of Gaussian noise.
 pub fn moons(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
-    let n_out = n / 2;
-    let n_in = n - n_out;
     (0..n)
         .map(|i| {
-            let base = if i < n_out {
-                let t = half_turn(i, n_out);
-                [t.cos(), t.sin()]
-            } else {
-                let t = half_turn(i - n_out, n_in);
-                [1.0 - t.cos(), 0.5 - t.sin()]
-            };
+            let base = moon_point(i, n);
             let u = 0.2 * rng.gen::<f64>();
             [3.0 * (base[0] + u) - 1.0, 3.0 * (base[1] + u) - 1.0]
         })
@@ -59,17 +65,9 @@ pub fn moons(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
 /// the upper half circle and the rest on the lower one at evenly spaced angles (as [`moons`]),
 /// N(0, 0.05²·I) noise, rows shuffled; after scaling the noise sd is 0.1.
 pub fn sklearn_moons(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
-    let n_out = n / 2;
-    let n_in = n - n_out;
     let mut points: Vec<[f64; 2]> = (0..n)
         .map(|i| {
-            let base = if i < n_out {
-                let t = half_turn(i, n_out);
-                [t.cos(), t.sin()]
-            } else {
-                let t = half_turn(i - n_out, n_in);
-                [1.0 - t.cos(), 0.5 - t.sin()]
-            };
+            let base = moon_point(i, n);
             let (e0, e1): (f64, f64) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
             [
                 2.0 * (base[0] + 0.05 * e0) - 1.0,
