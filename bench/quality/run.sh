@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# Reproduces the W2 column of the SF2M paper's Table 2 (MATH.md §2) for OT-CFM and I-CFM on
-# 8gaussians → moons and N(0, I) → moons: the published protocol (3×64 SELU MLP, AdamW lr 1e-3,
-# weight decay 1e-5, batch 512, σ = 0.1), STEPS training steps, then W2 = √(exact OT cost) between
-# 10 000 samples (100 Euler steps) and 10 000 held-out target points, for seeds 0, 1, 2.
-# Usage: bash bench/quality/run.sh [OUT_DIR]   (STEPS=10000, SOURCES="8gaussians gaussian",
-# TARGET=moons by default; TARGET=sk-moons uses the torchcfm runner's moons, the paper's data)
+# Reproduces the W2 column of the SF2M paper's Table 2 (MATH.md §2) for OT-CFM and I-CFM with the
+# published protocol: 3×64 SELU MLP, AdamW lr 1e-3, weight decay 1e-5, batch 512, σ = 0.1, STEPS
+# training steps (default 20 000 = the torchcfm runner's 1000 epochs of 10 000 points at batch 512),
+# then W2 = √(exact OT cost) between 10 000 samples (100 Euler steps) and 10 000 held-out target
+# points, for seeds 0, 1, 2.
+#
+# TASKS lists source:target pairs. The default is the paper's data as the torchcfm runner defines
+# it: `dsb-moons:dsb-8gaussians` (the runner's `moon-8gaussians`) and `gaussian:sk-moons` (N → moons).
+# Usage: bash bench/quality/run.sh [OUT_DIR]   (env: STEPS, TASKS, METHODS, SEEDS, OTTO_BIN)
 set -euo pipefail
 otto="${OTTO_BIN:-target/release/otto}"
 out="${1:-runs/quality}"
-steps="${STEPS:-10000}"
-target="${TARGET:-moons}"
+steps="${STEPS:-20000}"
 mkdir -p "$out"
-for source in ${SOURCES:-8gaussians gaussian}; do
-  for method in ot-cfm i-cfm; do
-    for seed in 0 1 2; do
-      run="$out/$source-$method-$seed"
+for task in ${TASKS:-dsb-moons:dsb-8gaussians gaussian:sk-moons}; do
+  source="${task%%:*}"
+  target="${task#*:}"
+  for method in ${METHODS:-ot-cfm i-cfm}; do
+    for seed in ${SEEDS:-0 1 2}; do
+      run="$out/$source-$target-$method-$seed"
       "$otto" train --source "$source" --target "$target" --method "$method" --steps "$steps" \
         --seed "$seed" --out "$run" --quiet
       "$otto" eval --run "$run" --n 10000 --json \

@@ -565,3 +565,26 @@ fn demo_trains_evaluates_and_plots() {
         assert!(out.join(f).exists(), "{f} missing");
     }
 }
+
+#[test]
+fn command_line_mistakes_are_one_line_with_exit_code_two() {
+    // Truth: clap's own checks (unknown flag, bad number, missing flag, unknown command) end in
+    // one line naming the flag, exit status 2 — and help still prints in full with status 0.
+    for (args, expected) in [
+        (vec!["train", "--stepz", "3"], "'--steps'"),
+        (vec!["train", "--steps", "x"], "'x' for '--steps <STEPS>'"),
+        (vec!["sample"], "--run <DIR>"),
+        (vec!["frob"], "'frob'"),
+    ] {
+        let out = otto(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr_of(&out);
+        assert!(
+            err.starts_with("error: ") && err.contains(expected),
+            "{args:?}: {err}"
+        );
+    }
+    let help = otto(&["train", "--help"]);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--steps"));
+}

@@ -24,7 +24,7 @@
 //! hidden width→width layer (`h = h + act(lin(h))`): see `ResidualSequential` in
 //! `bench/peers/mlp_check.py`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -109,7 +109,7 @@ impl Mlp {
                 message: e.to_string(),
             }
         })?;
-        write_atomically(path, &bytes)
+        write_atomically(path, &sorted_header(&bytes))
     }
 
     /// Reads a network written by [`Mlp::save_safetensors`]: the config from the metadata, then
@@ -234,6 +234,33 @@ fn unreadable(path: &Path, e: safetensors::SafeTensorError) -> NetworkError {
         message: e.to_string(),
     }
 }
+
+/// `bytes` (a safetensors file) with the keys of its JSON header in sorted order. `safetensors`
+/// writes the metadata from a `HashMap`, whose order changes from run to run; sorting makes equal
+/// networks give byte-identical files. The header is padded with spaces to a multiple of 8 bytes,
+/// as the format asks; offsets in it are relative to the data, which is unchanged.
+fn sorted_header(bytes: &[u8]) -> Vec<u8> {
+    let (len, rest) = bytes.split_at(8);
+    let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
+    let (header, data) = rest.split_at(len);
+    let mut header: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(header).expect("safetensors wrote a JSON object");
+    if let Some(meta) = header.get_mut(METADATA_KEY) {
+        let sorted: BTreeMap<String, serde_json::Value> =
+            serde_json::from_value(meta.take()).expect("the metadata is a JSON object");
+        *meta = serde_json::to_value(sorted).expect("strings serialize");
+    }
+    let mut text = serde_json::to_vec(&header).expect("a JSON object serializes");
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + data.len());
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(data);
+    out
+}
+
+/// The header key under which safetensors keeps the free-form string metadata.
+const METADATA_KEY: &str = "__metadata__";
 
 /// The config as `otto.*` metadata, plus the equivalent PyTorch modules for readers of the file.
 fn metadata(config: &MlpConfig) -> HashMap<String, String> {
@@ -413,6 +440,22 @@ mod tests {
             mlp.forward(&t, &x, &mut a, &mut ws).unwrap();
             loaded.forward(&t, &x, &mut b, &mut ws).unwrap();
             assert_eq!(a, b);
+            // Equal networks give equal bytes: the metadata (several keys, kept by safetensors
+            // in a HashMap whose order varies between instances) is written sorted, and the
+            // header stays padded to 8 bytes.
+            let first = fs::read(&path).unwrap();
+            for _ in 0..4 {
+                mlp.save_safetensors(&path).unwrap();
+                assert_eq!(fs::read(&path).unwrap(), first);
+            }
+            let header_len = u64::from_le_bytes(first[..8].try_into().unwrap());
+            assert_eq!(header_len % 8, 0);
+            let text = std::str::from_utf8(&first[8..8 + header_len as usize]).unwrap();
+            let keys: Vec<usize> = ["otto.activation", "otto.depth", "otto.width"]
+                .iter()
+                .map(|k| text.find(k).unwrap_or_else(|| panic!("{k} in {text}")))
+                .collect();
+            assert!(keys.windows(2).all(|w| w[0] < w[1]), "{text}");
         }
         let leftovers: Vec<_> = fs::read_dir(&dir)
             .unwrap()

@@ -79,6 +79,37 @@ pub fn sklearn_moons(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
     points
 }
 
+/// The torchcfm runner's `moon` of its two-data-set benchmark (`data_distrib` in
+/// `runner/src/datamodules/components/two_dim.py`, atong01/conditional-flow-matching, adapted
+/// from the diffusion Schrödinger bridge code of De Bortoli et al.): scikit-learn's
+/// `make_moons(n, noise=0.1)`, standardized by one scalar mean and one scalar standard deviation
+/// taken over all coordinates together, then times 7 — the `moon-8gaussians` task of the
+/// flow-matching and SF2M papers.
+///
+/// The runner standardizes by the statistics of the sample it drew (12 000 points); otto uses
+/// their limits, so that the distribution does not depend on n (the two differ by O(1/√n)).
+/// With θ evenly spaced on [0, π] the scalar mean is m = (½ + ¼)/2 = 3/8 and the mean square is
+/// s₂ = (E x² + E y²)/2 with E x² = ½(½ + 3/2) + 0.01 = 1.01 and
+/// E y² = ½(½ + ¼ − 2/π + ½) + 0.01, so the standard deviation is √(s₂ − m²) ≈ 0.7230.
+pub fn dsb_moons(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    let mean = 0.375;
+    let ex2 = 1.01;
+    let ey2 = 0.5 * (1.25 - 2.0 / PI) + 0.01;
+    let sd = (0.5 * (ex2 + ey2) - mean * mean).sqrt();
+    let mut points: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let base = moon_point(i, n);
+            let (e0, e1): (f64, f64) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
+            [
+                7.0 * (base[0] + 0.1 * e0 - mean) / sd,
+                7.0 * (base[1] + 0.1 * e1 - mean) / sd,
+            ]
+        })
+        .collect();
+    points.shuffle(rng);
+    points
+}
+
 /// torchcfm's `circles` (`SKLearnDataModule` in `runner/src/datamodules/distribution_datamodule.py`,
 /// atong01/conditional-flow-matching): `3.5 · make_circles(n, factor=0.5, noise=0.05)` with
 /// scikit-learn's `make_circles` (`sklearn/datasets/_samples_generator.py`): ⌊n/2⌋ points on the
@@ -212,6 +243,44 @@ mod tests {
             let lower = ((x - 1.0).hypot(y - 0.5) - 1.0).abs();
             assert!(upper.min(lower) < 0.3, "row {i}: ({x}, {y})");
         }
+    }
+
+    #[test]
+    fn dsb_moons_are_standardized_to_scalar_mean_zero_and_sd_seven() {
+        // Truth: the definition standardizes all coordinates together to mean 0 and standard
+        // deviation 1, then scales by 7; so the mean over both coordinates is 0 and their pooled
+        // second moment 49. Independently of the constants in the code, the scalar mean and
+        // variance of make_moons(noise = 0.1) are estimated here from sk-moons' grid (the same
+        // make_moons, noise 0.05) by adding the noise-variance difference 0.01 − 0.0025: the
+        // normalized points must match. 200 000 points: standard errors ≈ 7·0.72/√400000 ≈ 0.008
+        // (mean) and ≈ 0.15 (second moment); tolerances 0.04 and 0.6.
+        let n = 200_000;
+        let p = Toy::DsbMoons.sample(n, 6);
+        let all = p.as_slice();
+        let mean = all.iter().sum::<f64>() / all.len() as f64;
+        let m2 = all.iter().map(|v| v * v).sum::<f64>() / all.len() as f64;
+        assert!(mean.abs() < 0.04 && (m2 - 49.0).abs() < 0.6, "{mean} {m2}");
+        // The unscaled moons from sk-moons: x = (u + 1)/2, y = v/2.
+        let q = Toy::SklearnMoons.sample(n, 7);
+        let raw: Vec<f64> = (0..n)
+            .flat_map(|i| [(q.get(i, 0) + 1.0) / 2.0, q.get(i, 1) / 2.0])
+            .collect();
+        let m = raw.iter().sum::<f64>() / raw.len() as f64;
+        let var =
+            raw.iter().map(|v| (v - m).powi(2)).sum::<f64>() / raw.len() as f64 + (0.01 - 0.0025);
+        // A point of dsb-moons mapped back by the empirical statistics lies near a half circle.
+        let sd = var.sqrt();
+        let near = (0..n)
+            .filter(|&i| {
+                let (x, y) = (p.get(i, 0) / 7.0 * sd + m, p.get(i, 1) / 7.0 * sd + m);
+                let upper = (x.hypot(y) - 1.0).abs();
+                let lower = ((x - 1.0).hypot(y - 0.5) - 1.0).abs();
+                upper.min(lower) < 0.2
+            })
+            .count();
+        // Noise sd 0.1 per coordinate: the radial error exceeds 0.2 (2 sd) for ≈ 4.6% of points
+        // if the statistics are right; wrong statistics (e.g. per-column) push far more out.
+        assert!(near as f64 > 0.94 * n as f64, "{near} of {n}");
     }
 
     #[test]

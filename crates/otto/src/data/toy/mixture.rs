@@ -17,6 +17,31 @@ pub fn gaussian(n: usize, dim: usize, rng: &mut impl Rng) -> Matrix {
     Matrix::from_fn(n, dim, |_, _| normal(rng))
 }
 
+/// The unit vectors to the vertices of the octagon, in torchcfm's (and DSB's) order.
+const OCTAGON: [[f64; 2]; 8] = [
+    [1.0, 0.0],
+    [-1.0, 0.0],
+    [0.0, 1.0],
+    [0.0, -1.0],
+    [FRAC_1_SQRT_2, FRAC_1_SQRT_2],
+    [FRAC_1_SQRT_2, -FRAC_1_SQRT_2],
+    [-FRAC_1_SQRT_2, FRAC_1_SQRT_2],
+    [-FRAC_1_SQRT_2, -FRAC_1_SQRT_2],
+];
+
+/// `n` draws of the equal mixture of N(r·c, s²·I) over the eight octagon vertices c.
+fn octagon_mixture(n: usize, radius: f64, sd: f64, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    (0..n)
+        .map(|_| {
+            let c = OCTAGON[rng.gen_range(0..8)];
+            [
+                radius * c[0] + sd * normal(rng),
+                radius * c[1] + sd * normal(rng),
+            ]
+        })
+        .collect()
+}
+
 /// torchcfm's `sample_8gaussians(n)` = `eight_normal_sample(n, 2, scale=5, var=0.1)`
 /// (`torchcfm/utils.py`, atong01/conditional-flow-matching): a centre c drawn uniformly from
 /// 5·{(±1, 0), (0, ±1), (±1/√2, ±1/√2)}, plus noise from
@@ -24,23 +49,17 @@ pub fn gaussian(n: usize, dim: usize, rng: &mut impl Rng) -> Matrix {
 /// the noise is N(0, √0.1·I): per-coordinate variance √0.1 ≈ 0.316 (standard deviation
 /// 0.1^¼ ≈ 0.562), not 0.1.
 pub fn eight_gaussians(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
-    const CENTRES: [[f64; 2]; 8] = [
-        [1.0, 0.0],
-        [-1.0, 0.0],
-        [0.0, 1.0],
-        [0.0, -1.0],
-        [FRAC_1_SQRT_2, FRAC_1_SQRT_2],
-        [FRAC_1_SQRT_2, -FRAC_1_SQRT_2],
-        [-FRAC_1_SQRT_2, FRAC_1_SQRT_2],
-        [-FRAC_1_SQRT_2, -FRAC_1_SQRT_2],
-    ];
-    let sd = 0.1f64.sqrt().sqrt();
-    (0..n)
-        .map(|_| {
-            let c = CENTRES[rng.gen_range(0..8)];
-            [5.0 * c[0] + sd * normal(rng), 5.0 * c[1] + sd * normal(rng)]
-        })
-        .collect()
+    octagon_mixture(n, 5.0, 0.1f64.sqrt().sqrt(), rng)
+}
+
+/// The torchcfm runner's `8gaussians` of its two-data-set benchmark (`data_distrib` in
+/// `runner/src/datamodules/components/two_dim.py`, atong01/conditional-flow-matching, adapted
+/// from the diffusion Schrödinger bridge code of De Bortoli et al.): a centre c drawn uniformly
+/// from 4·{(±1, 0), (0, ±1), (±1/√2, ±1/√2)}, plus N(0, 0.5²·I), all times 3 — centres on the
+/// circle of radius 12, noise standard deviation 1.5. This is the `moon-8gaussians` task of the
+/// flow-matching and SF2M papers.
+pub fn dsb_eight_gaussians(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    octagon_mixture(n, 12.0, 1.5, rng)
 }
 
 /// FFJORD's `pinwheel` (`lib/toy_data.py`, rtqichen/ffjord): five classes c = 0..4; for each
@@ -83,6 +102,21 @@ pub fn checkerboard(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
 #[cfg(test)]
 mod tests {
     use super::super::{mean_square_norm, moments, Toy};
+    use otto_ot::Matrix;
+
+    /// The mean over the rows of the squared distance to the nearest vertex of the octagon of
+    /// radius `radius` (the angularly nearest vertex).
+    fn mean_square_distance_to_octagon(p: &Matrix, radius: f64) -> f64 {
+        let eighth = std::f64::consts::FRAC_PI_4;
+        (0..p.rows())
+            .map(|i| {
+                let (x, y) = (p.get(i, 0), p.get(i, 1));
+                let angle = (y.atan2(x) / eighth).round() * eighth;
+                (x - radius * angle.cos()).powi(2) + (y - radius * angle.sin()).powi(2)
+            })
+            .sum::<f64>()
+            / p.rows() as f64
+    }
 
     #[test]
     fn gaussian_has_unit_covariance_in_any_dimension() {
@@ -113,17 +147,24 @@ mod tests {
             assert!(mean[j].abs() < 0.05, "{mean:?}");
             assert!((var[j] - (12.5 + 0.1f64.sqrt())).abs() < 0.15, "{var:?}");
         }
-        let nearest: f64 = (0..p.rows())
-            .map(|i| {
-                // The nearest point of the circle's octagon is the angularly nearest vertex.
-                let (x, y) = (p.get(i, 0), p.get(i, 1));
-                let eighth = std::f64::consts::FRAC_PI_4;
-                let angle = (y.atan2(x) / eighth).round() * eighth;
-                (x - 5.0 * angle.cos()).powi(2) + (y - 5.0 * angle.sin()).powi(2)
-            })
-            .sum::<f64>()
-            / p.rows() as f64;
+        let nearest = mean_square_distance_to_octagon(&p, 5.0);
         assert!((nearest - 2.0 * 0.1f64.sqrt()).abs() < 0.02, "{nearest}");
+    }
+
+    #[test]
+    fn dsb_eight_gaussians_radius_twelve_sd_one_and_a_half() {
+        // Truth: 3·(4c + 0.5ε) = 12c + 1.5ε with ‖c‖ = 1, so the per-coordinate variance is
+        // 144/2 + 2.25 = 74.25 and the squared distance to the nearest centre has mean 2·1.5² =
+        // 4.5 (centres 9.2 apart, 6 sd: misassignment is negligible). 200 000 points: standard
+        // errors 74.25·√(2/200000) ≈ 0.23 and 4.5/√200000 ≈ 0.01; tolerances 0.8 and 0.05.
+        let p = Toy::DsbEightGaussians.sample(200_000, 4);
+        let (mean, var) = moments(&p);
+        for j in 0..2 {
+            assert!(mean[j].abs() < 0.1, "{mean:?}");
+            assert!((var[j] - 74.25).abs() < 0.8, "{var:?}");
+        }
+        let nearest = mean_square_distance_to_octagon(&p, 12.0);
+        assert!((nearest - 4.5).abs() < 0.05, "{nearest}");
     }
 
     #[test]

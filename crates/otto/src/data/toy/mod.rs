@@ -6,6 +6,8 @@
 //! | `gaussian`, `gaussian:d` | N(0, I_d) (d = 2 unless given) | torchcfm examples (`torch.randn`) |
 //! | `8gaussians` | eight Gaussians on the circle of radius 5, covariance √0.1·I | torchcfm `torchcfm/utils.py` |
 //! | `moons` | torchdyn's two moons with noise 0.2, then 3x − 1 | torchcfm `torchcfm/utils.py` + torchdyn |
+//! | `dsb-moons` | scikit-learn's moons (noise 0.1), standardized (one scalar mean and sd), times 7 | torchcfm `runner/.../two_dim.py` |
+//! | `dsb-8gaussians` | eight Gaussians on the circle of radius 12, standard deviation 1.5 | torchcfm `runner/.../two_dim.py` |
 //! | `circles` | scikit-learn's circles (factor ½, noise 0.05), times 3.5 | torchcfm `runner/.../distribution_datamodule.py` |
 //! | `scurve` | scikit-learn's S curve (noise 0.05), coordinates (0, 2), times 1.5 | torchcfm `runner/.../distribution_datamodule.py` |
 //! | `swissroll` | scikit-learn's swiss roll (noise 1), coordinates (0, 2), divided by 5 | FFJORD `lib/toy_data.py` |
@@ -41,6 +43,12 @@ pub enum Toy {
     /// torchcfm runner's moons (scikit-learn, noise 0.05, ×2, x − 1), the SF2M benchmarks' data;
     /// see [`curve::sklearn_moons`].
     SklearnMoons,
+    /// torchcfm runner's moons of the `moon-8gaussians` benchmark (scikit-learn, noise 0.1,
+    /// standardized, ×7); see [`curve::dsb_moons`].
+    DsbMoons,
+    /// torchcfm runner's 8 Gaussians of the `moon-8gaussians` benchmark (radius 12, sd 1.5); see
+    /// [`mixture::dsb_eight_gaussians`].
+    DsbEightGaussians,
     /// Two concentric circles (torchcfm runner via scikit-learn); see [`curve::circles`].
     Circles,
     /// The S curve seen from the side (torchcfm runner via scikit-learn); see [`curve::s_curve`].
@@ -73,11 +81,13 @@ pub enum ParseToyError {
 
 impl Toy {
     /// Every built-in name, as accepted by [`FromStr`] (`gaussian` also as `gaussian:d`).
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 13] = [
         "gaussian",
         "8gaussians",
         "moons",
         "sk-moons",
+        "dsb-moons",
+        "dsb-8gaussians",
         "circles",
         "scurve",
         "swissroll",
@@ -102,6 +112,8 @@ impl Toy {
             Toy::EightGaussians => "8gaussians",
             Toy::Moons => "moons",
             Toy::SklearnMoons => "sk-moons",
+            Toy::DsbMoons => "dsb-moons",
+            Toy::DsbEightGaussians => "dsb-8gaussians",
             Toy::Circles => "circles",
             Toy::SCurve => "scurve",
             Toy::SwissRoll => "swissroll",
@@ -131,6 +143,8 @@ impl Toy {
             Toy::EightGaussians => mixture::eight_gaussians(n, &mut rng),
             Toy::Moons => curve::moons(n, &mut rng),
             Toy::SklearnMoons => curve::sklearn_moons(n, &mut rng),
+            Toy::DsbMoons => curve::dsb_moons(n, &mut rng),
+            Toy::DsbEightGaussians => mixture::dsb_eight_gaussians(n, &mut rng),
             Toy::Circles => curve::circles(n, &mut rng),
             Toy::SCurve => curve::s_curve(n, &mut rng),
             Toy::SwissRoll => curve::swiss_roll(n, &mut rng),
@@ -168,6 +182,8 @@ impl FromStr for Toy {
             "8gaussians" => Toy::EightGaussians,
             "moons" => Toy::Moons,
             "sk-moons" => Toy::SklearnMoons,
+            "dsb-moons" => Toy::DsbMoons,
+            "dsb-8gaussians" => Toy::DsbEightGaussians,
             "circles" => Toy::Circles,
             "scurve" => Toy::SCurve,
             "swissroll" => Toy::SwissRoll,
