@@ -2,18 +2,20 @@
 # Reproduces the W2 column of the SF2M paper's Table 2 (MATH.md §2) for OT-CFM and I-CFM with the
 # published protocol: 3×64 SELU MLP, AdamW lr 1e-3, weight decay 1e-5, batch 512, σ = 0.1, STEPS
 # training steps (default 20 000 = the torchcfm runner's 1000 epochs of 10 000 points at batch 512),
-# then W2 = √(exact OT cost) between 10 000 samples (100 Euler steps) and 10 000 held-out target
-# points, for seeds 0, 1, 2.
+# then W2 = √(exact OT cost) between n samples (100 Euler steps) and n held-out target points, for
+# seeds 0, 1, 2, with n = 10 000 (MATH.md's protocol) and n = 1 000 (the size of the runner's test
+# split, [10000, 1000, 1000]; W2 between finite samples has a floor that depends on n).
 #
 # TASKS lists source:target pairs. The default is the paper's data as the torchcfm runner defines
-# it: `dsb-moons:dsb-8gaussians` (the runner's `moon-8gaussians`) and `gaussian:sk-moons` (N → moons).
-# Usage: bash bench/quality/run.sh [OUT_DIR]   (env: STEPS, TASKS, METHODS, SEEDS, OTTO_BIN)
+# it: `dsb-8gaussians:dsb-moons` (the runner's `moon-8gaussians` data, generating the moons) and
+# `gaussian:sk-moons` (N → moons).
+# Usage: bash bench/quality/run.sh [OUT_DIR]   (env: STEPS, TASKS, METHODS, SEEDS, SIZES, OTTO_BIN)
 set -euo pipefail
 otto="${OTTO_BIN:-target/release/otto}"
 out="${1:-runs/quality}"
 steps="${STEPS:-20000}"
 mkdir -p "$out"
-for task in ${TASKS:-dsb-moons:dsb-8gaussians gaussian:sk-moons}; do
+for task in ${TASKS:-dsb-8gaussians:dsb-moons gaussian:sk-moons}; do
   source="${task%%:*}"
   target="${task#*:}"
   for method in ${METHODS:-ot-cfm i-cfm}; do
@@ -21,8 +23,10 @@ for task in ${TASKS:-dsb-moons:dsb-8gaussians gaussian:sk-moons}; do
       run="$out/$source-$target-$method-$seed"
       "$otto" train --source "$source" --target "$target" --method "$method" --steps "$steps" \
         --seed "$seed" --out "$run" --quiet
-      "$otto" eval --run "$run" --n 10000 --json \
-        | sed "s/^{/{\"source\":\"$source\",\"target\":\"$target\",\"method\":\"$method\",\"seed\":$seed,\"steps\":$steps,/"
+      for n in ${SIZES:-10000 1000}; do
+        "$otto" eval --run "$run" --n "$n" --json \
+          | sed "s/^{/{\"source\":\"$source\",\"target\":\"$target\",\"method\":\"$method\",\"seed\":$seed,\"steps\":$steps,/"
+      done
     done
   done
 done | tee "$out/results.jsonl"

@@ -44,9 +44,14 @@ pub enum OtError {
     /// A matrix that must be symmetric positive (semi-)definite is not.
     #[error("{what} is not symmetric positive {kind}definite")]
     NotPositiveDefinite {
-        what: &'static str,
+        /// The matrix, with why it fails where that helps (e.g. "(not symmetric)").
+        what: String,
+        /// `"semi-"` for semidefinite, else empty.
         kind: &'static str,
     },
+    /// Probability weights must sum to one.
+    #[error("{what} sum to {sum}, not 1 (off by {:.3e})", (sum - 1.0).abs())]
+    NotNormalized { what: &'static str, sum: f64 },
     /// A solver cannot handle this (valid) input, e.g. particles for a potential known only on a grid.
     #[error("{what} is not supported: {reason}")]
     Unsupported {

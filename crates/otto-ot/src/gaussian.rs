@@ -43,7 +43,7 @@ impl Gaussian {
         let scale = c.amax().max(f64::MIN_POSITIVE);
         if (&c - c.transpose()).amax() > 1e-10 * scale {
             return Err(OtError::NotPositiveDefinite {
-                what: "covariance (not symmetric)",
+                what: "covariance (not symmetric)".into(),
                 kind: "semi-",
             });
         }
@@ -51,7 +51,7 @@ impl Gaussian {
         let min_eig = SymmetricEigen::new(c.clone()).eigenvalues.min();
         if min_eig < -1e-12 * scale {
             return Err(OtError::NotPositiveDefinite {
-                what: "covariance",
+                what: "covariance".into(),
                 kind: "semi-",
             });
         }
@@ -89,7 +89,10 @@ impl Gaussian {
 
     fn cov_pd(&self, what: &'static str) -> Result<()> {
         if SymmetricEigen::new(self.cov.clone()).eigenvalues.min() <= 1e-14 * self.cov.amax() {
-            return Err(OtError::NotPositiveDefinite { what, kind: "" });
+            return Err(OtError::NotPositiveDefinite {
+                what: what.into(),
+                kind: "",
+            });
         }
         Ok(())
     }

@@ -53,7 +53,7 @@ impl Potential {
         let sym = Matrix::from_fn(d, d, |i, j| 0.5 * (a.get(i, j) + a.get(j, i)));
         if (0..d * d).any(|k| (a.as_slice()[k] - sym.as_slice()[k]).abs() > 1e-12 * scale) {
             return Err(OtError::NotPositiveDefinite {
-                what: "potential matrix A (not symmetric)",
+                what: "potential matrix A (not symmetric)".into(),
                 kind: "semi-",
             });
         }

@@ -367,7 +367,7 @@ fn gaussian_log_pdf(g: &Gaussian, dim: usize) -> Result<impl Fn(&[f64]) -> f64> 
     let cov = g.cov();
     let c = nalgebra::DMatrix::from_row_slice(dim, dim, cov.as_slice());
     let chol = c.cholesky().ok_or(OtError::NotPositiveDefinite {
-        what: "Gaussian covariance",
+        what: "Gaussian covariance".into(),
         kind: "",
     })?;
     let log_det: f64 = chol.l().diagonal().iter().map(|v| 2.0 * v.ln()).sum();

@@ -58,7 +58,7 @@ impl OrnsteinUhlenbeck {
         let eig = SymmetricEigen::new(DMatrix::from_row_slice(d, d, a.as_slice()));
         if eig.eigenvalues.min() <= 0.0 {
             return Err(OtError::NotPositiveDefinite {
-                what: "potential matrix A",
+                what: "potential matrix A".into(),
                 kind: "",
             });
         }
