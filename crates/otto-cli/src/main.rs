@@ -5,6 +5,7 @@
 //! on stderr and a non-zero exit code.
 
 mod bench;
+mod data;
 mod demo;
 mod eval;
 mod flow;
@@ -46,6 +47,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// PNGs of a trained run: samples, trajectories, vector field, loss.
     Plot(plot_run::PlotArgs),
+    /// Points of a built-in data set, written to a .npy file.
+    Data(data::DataArgs),
     /// Optimal-transport solvers on .npy inputs.
     #[command(subcommand)]
     Ot(ot::OtCommand),
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Data(args) => data::run(args),
         Command::Ot(cmd) => ot::run(cmd),
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),

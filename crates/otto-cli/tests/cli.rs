@@ -588,3 +588,34 @@ fn command_line_mistakes_are_one_line_with_exit_code_two() {
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--steps"));
 }
+
+#[test]
+fn data_writes_the_library_draw_and_names_bad_sets() {
+    // Truth: the file holds exactly `Toy::sample(n, seed)` (float64, n × d, C order), and the
+    // same seed writes the same bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p.npy");
+    let write = || {
+        let o = otto(&[
+            "data",
+            "gaussian:3",
+            "--n",
+            "250",
+            "--seed",
+            "7",
+            "--out",
+            s(&out),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read(&out).unwrap()
+    };
+    let bytes = write();
+    assert_eq!(bytes, write());
+    let file = npyz::NpyFile::new(&bytes[..]).unwrap();
+    assert_eq!(file.shape(), &[250, 3]);
+    let values: Vec<f64> = file.into_vec().unwrap();
+    let want = otto::data::Toy::Gaussian { dim: 3 }.sample(250, 7);
+    assert_eq!(values, want.as_slice());
+    let err = stderr_of(&otto(&["data", "moon", "--out", s(&out)]));
+    assert!(err.contains("'moon'") && err.contains("dsb-moons"), "{err}");
+}
