@@ -111,43 +111,28 @@ fn time_ms(mut f: impl FnMut()) -> (f64, f64) {
     (times[times.len() / 2], times[0])
 }
 
-/// GFLOP/s of the `gemm` crate on an n×n×n f32 product with `threads` threads (best of 5).
+/// GFLOP/s of faer's f32 `matmul` (the engine's GEMM) on an n×n×n product with `threads`
+/// threads (best of 5).
 fn gemm_peak(n: usize, threads: usize) -> f64 {
-    let a = vec![1.0_f32; n * n];
-    let b = vec![0.5_f32; n * n];
-    let mut c = vec![0.0_f32; n * n];
-    let parallelism = if threads == 1 {
-        gemm::Parallelism::None
+    let a = faer::Mat::<f32>::from_fn(n, n, |_, _| 1.0);
+    let b = faer::Mat::<f32>::from_fn(n, n, |_, _| 0.5);
+    let mut c = faer::Mat::<f32>::zeros(n, n);
+    let par = if threads == 1 {
+        faer::Par::Seq
     } else {
-        gemm::Parallelism::Rayon(threads)
+        faer::Par::rayon(threads)
     };
     let mut best = f64::INFINITY;
     for _ in 0..5 {
         let start = Instant::now();
-        // SAFETY: all three buffers are n×n, column-major (row stride 1, column stride n).
-        unsafe {
-            gemm::gemm(
-                n,
-                n,
-                n,
-                c.as_mut_ptr(),
-                n as isize,
-                1,
-                false,
-                a.as_ptr(),
-                n as isize,
-                1,
-                b.as_ptr(),
-                n as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism,
-            );
-        }
+        faer::linalg::matmul::matmul(
+            c.as_mut(),
+            faer::Accum::Replace,
+            a.as_ref(),
+            b.as_ref(),
+            1.0,
+            par,
+        );
         best = best.min(start.elapsed().as_secs_f64());
     }
     2.0 * (n as f64).powi(3) / best / 1e9

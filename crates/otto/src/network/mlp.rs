@@ -377,9 +377,10 @@ impl Mlp {
 
     /// Runs `f(rows, buffers, out_rows)` on each block of rows, handing each its rows of `out`
     /// (`cols` values per row; pass an empty `out` and `cols = 0` when there is no output).
-    /// Block 0 runs on the calling thread while rayon's workers take the others, so a call from
-    /// outside the pool costs one wake-up, not a round trip. Returns the number of non-empty blocks
-    /// (always the leading ones).
+    /// Inside rayon's pool the blocks are split by `rayon::join` (jobs on the stack: nothing is
+    /// allocated); from outside it, block 0 runs on the calling thread while rayon's workers take
+    /// the others (one small heap job each), so such a call costs one wake-up, not a round trip.
+    /// Returns the number of non-empty blocks (always the leading ones).
     fn run_blocks<F>(
         &self,
         ws: &mut Workspace,
@@ -398,6 +399,10 @@ impl Mlp {
             return 1;
         }
         let f = &f;
+        if rayon::current_thread_index().is_some() {
+            join_blocks(f, 0, block, n, &mut ws.blocks[..active], out, cols);
+            return active;
+        }
         let (first, others) = ws.blocks[..active]
             .split_first_mut()
             .expect("at least two blocks");
@@ -413,6 +418,32 @@ impl Mlp {
         });
         active
     }
+}
+
+/// Runs `f` on blocks `first..first + buffers.len()` (each `block` rows, the batch `n` rows, `out`
+/// their `cols` outputs per row) by halving with `rayon::join`.
+fn join_blocks<F>(
+    f: &F,
+    first: usize,
+    block: usize,
+    n: usize,
+    buffers: &mut [BlockBuffers],
+    out: &mut [f32],
+    cols: usize,
+) where
+    F: Fn(Range<usize>, &mut BlockBuffers, &mut [f32]) + Sync,
+{
+    if let [only] = buffers {
+        f(first * block..((first + 1) * block).min(n), only, out);
+        return;
+    }
+    let half = buffers.len() / 2;
+    let (left, right) = buffers.split_at_mut(half);
+    let (out_left, out_right) = out.split_at_mut(half * block * cols);
+    rayon::join(
+        || join_blocks(f, first, block, n, left, out_left, cols),
+        || join_blocks(f, first + half, block, n, right, out_right, cols),
+    );
 }
 
 /// `grads ← Σ_b blocks[b].grads`, summed in block order (so the result depends only on the
