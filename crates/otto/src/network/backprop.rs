@@ -414,7 +414,7 @@ mod tests {
 
     /// The guarantee of the block split: a fixed thread count gives bit-identical outputs, JVPs,
     /// losses and gradients run after run. Across thread counts, rows keep their operation order
-    /// as long as the `gemm` crate picks the same kernel for each block (it switches to dot-product
+    /// as long as the GEMM picks the same kernel for each block (it switches to dot-product
     /// kernels for products with m·n ≤ 256, i.e. blocks of ≤ 128 rows for a 2-D output layer), so
     /// with blocks of 256 and 512 rows the forward pass and JVP are bit-identical; for any split
     /// they agree to f32 round-off (1e-6 relative), and gradients, whose per-block sums are added

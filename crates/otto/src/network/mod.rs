@@ -10,18 +10,19 @@
 //! How it is fast: all parameters live in one flat f32 buffer (PyTorch `nn.Linear` layout, layer
 //! after layer: weight `out × in` row-major, then bias); a batch is split into one contiguous block
 //! of rows per thread, and each thread runs the whole forward and backward pass on its block with
-//! single-threaded GEMMs from the `gemm` crate, the bias and activation fused into one sweep after
+//! single-threaded GEMMs (faer's `matmul`), the bias and activation fused into one sweep after
 //! each GEMM; per-thread gradients are summed once at the end; [`AdamW`] and [`Ema`] are single
-//! fused passes over the flat buffer. The calling thread takes the first block itself; for the
-//! lowest latency run the training loop inside rayon's pool (`rayon::scope` / `ThreadPool::install`),
-//! so that no thread ever sleeps on a latch between steps. A [`Workspace`] preallocates every buffer
-//! for a maximum batch, so a step allocates nothing in otto's code (the `gemm` crate makes small
-//! packing allocations inside its calls, and rayon one small job per extra thread per pass).
+//! fused passes over the flat buffer. Called from outside rayon's pool, the calling thread takes the
+//! first block itself; for the lowest latency run the training loop inside rayon's pool
+//! (`rayon::scope` / `ThreadPool::install`), so that no thread ever sleeps on a latch between steps. A [`Workspace`] preallocates every buffer
+//! for a maximum batch and faer keeps its packing buffers off the heap, so a step inside the pool
+//! allocates nothing (`tests/step_allocations.rs` counts; called from outside the pool, rayon
+//! allocates one small job per extra block per pass).
 //!
 //! Determinism: for a fixed thread count (the workspace's), forward outputs, JVPs, losses and
 //! gradients are bit-identical run to run. Across thread counts they agree to f32 round-off: a
-//! row's forward value is computed in the same order whatever block it falls in *unless* the `gemm`
-//! crate picks a different kernel for a different block size (it uses dot-product kernels for
+//! row's forward value is computed in the same order whatever block it falls in *unless* the GEMM
+//! picks a different kernel for a different block size (it uses dot-product kernels for
 //! products with m·n ≤ 256, e.g. blocks of ≤ 128 rows for a 2-D output, and GEMV for one row), and
 //! gradients are per-block sums added in block order.
 //!
