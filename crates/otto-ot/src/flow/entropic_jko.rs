@@ -194,7 +194,7 @@ impl EntropicJko {
                 error: step.status.error(),
                 transport_cost: Some(step.transport_cost),
             };
-            if !recorder.step(k, &step.density, log, step.status, k == steps) {
+            if !recorder.step(k, || step.density.clone(), log, step.status, k == steps) {
                 break;
             }
             current = step.density;

@@ -100,11 +100,12 @@ impl FokkerPlanck {
         let mut recorder = Recorder::new(initial, bound.value(initial.values()), self.save_every);
         let mut rho = initial.values().to_vec();
         let dv = grid.cell_volume();
+        let mut before = rho.iter().sum::<f64>() * dv;
         for k in 1..=steps {
-            let before = rho.iter().sum::<f64>() * dv;
             operator.step(&mut rho);
             let after = rho.iter().sum::<f64>() * dv;
             let error = (after - before).abs();
+            before = after;
             let status = if error.is_finite() {
                 Status::Converged {
                     iterations: 1,
@@ -120,8 +121,8 @@ impl FokkerPlanck {
                 error,
                 transport_cost: None,
             };
-            let density = GridDensity::from_raw(grid, rho.clone());
-            if !recorder.step(k, &density, log, status, k == steps) {
+            let density = || GridDensity::from_raw(grid, rho.clone());
+            if !recorder.step(k, density, log, status, k == steps) {
                 break;
             }
         }

@@ -160,12 +160,13 @@ impl Recorder {
         }
     }
 
-    /// Records step `k` (1-based) with its density and status; `last` forces a snapshot. Returns
-    /// false when the step diverged (the run must stop).
+    /// Records step `k` (1-based) with its status, and its density — made by `density` only when
+    /// it is saved; `last` forces a snapshot. Returns false when the step diverged (the run must
+    /// stop).
     pub(crate) fn step(
         &mut self,
         k: usize,
-        density: &GridDensity,
+        density: impl FnOnce() -> GridDensity,
         log: StepLog,
         status: Status,
         last: bool,
@@ -184,7 +185,7 @@ impl Recorder {
         if last || (self.save_every > 0 && k.is_multiple_of(self.save_every)) {
             self.run.snapshots.push(Snapshot {
                 time: log.time,
-                density: density.clone(),
+                density: density(),
             });
         }
         true
