@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::NetworkError;
+use super::{check_len, NetworkError};
 
 /// The AdamW optimizer and its state (first and second moments, step count).
 ///
@@ -230,18 +230,6 @@ fn update_portable(
         *v = c.beta2 * *v + c.one_minus_beta2 * (g * g);
         let denom = v.sqrt() / c.bias_correction2_sqrt + c.eps;
         *p = *p * c.decay - c.step_size * (*m / denom);
-    }
-}
-
-fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), NetworkError> {
-    if expected == got {
-        Ok(())
-    } else {
-        Err(NetworkError::Length {
-            what,
-            expected,
-            got,
-        })
     }
 }
 

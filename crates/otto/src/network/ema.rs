@@ -1,7 +1,7 @@
 //! Exponential moving average of parameters (Polyak averaging with exponential forgetting), the
 //! weights most diffusion and flow-matching papers sample from.
 
-use super::NetworkError;
+use super::{check_len, NetworkError};
 
 /// A shadow copy of the parameters, updated after each optimizer step as
 /// `shadow ← decay · shadow + (1 − decay) · params`.
@@ -39,31 +39,19 @@ impl Ema {
 
     /// Replaces the average (for resuming from a checkpoint).
     pub fn set_shadow(&mut self, shadow: &[f32]) -> Result<(), NetworkError> {
-        check_len(self.shadow.len(), shadow.len())?;
+        check_len("shadow", self.shadow.len(), shadow.len())?;
         self.shadow.copy_from_slice(shadow);
         Ok(())
     }
 
     /// One update, `shadow ← decay · shadow + (1 − decay) · params`, in one pass.
     pub fn update(&mut self, params: &[f32]) -> Result<(), NetworkError> {
-        check_len(self.shadow.len(), params.len())?;
+        check_len("params", self.shadow.len(), params.len())?;
         let (a, b) = (self.decay, 1.0 - self.decay);
         for (s, &p) in self.shadow.iter_mut().zip(params) {
             *s = a * *s + b * p;
         }
         Ok(())
-    }
-}
-
-fn check_len(expected: usize, got: usize) -> Result<(), NetworkError> {
-    if expected == got {
-        Ok(())
-    } else {
-        Err(NetworkError::Length {
-            what: "params",
-            expected,
-            got,
-        })
     }
 }
 

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::backprop;
 use super::workspace::{BlockBuffers, Shape};
-use super::{Activation, NetworkError, TimeEmbedding, Workspace};
+use super::{check_len, Activation, NetworkError, TimeEmbedding, Workspace};
 
 /// The architecture of an [`Mlp`]: `[x, emb(t)] → width → … → width → output_dim`, with `depth`
 /// hidden layers (so `depth + 1` linear layers), an activation after every hidden layer and none
@@ -466,18 +466,6 @@ fn sum_gradients(blocks: &[BlockBuffers], grads: &mut [f32]) {
             .par_chunks_mut(CHUNK)
             .enumerate()
             .for_each(|(c, chunk)| add(c * CHUNK, chunk));
-    }
-}
-
-fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), NetworkError> {
-    if expected == got {
-        Ok(())
-    } else {
-        Err(NetworkError::Length {
-            what,
-            expected,
-            got,
-        })
     }
 }
 

@@ -50,6 +50,23 @@ pub use workspace::Workspace;
 
 use std::path::PathBuf;
 
+/// Fails with [`NetworkError::Length`] naming `what` unless `got == expected`.
+pub(crate) fn check_len(
+    what: &'static str,
+    expected: usize,
+    got: usize,
+) -> Result<(), NetworkError> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(NetworkError::Length {
+            what,
+            expected,
+            got,
+        })
+    }
+}
+
 /// Everything that can go wrong building, running, or loading a network, with the name of the
 /// offending field, buffer or tensor.
 #[derive(Debug, thiserror::Error)]

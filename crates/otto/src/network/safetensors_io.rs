@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
-use super::{Activation, Mlp, MlpConfig, NetworkError, TimeEmbedding};
+use super::{check_len, Activation, Mlp, MlpConfig, NetworkError, TimeEmbedding};
 
 /// The key of the time-embedding frequencies.
 pub const FREQUENCIES_KEY: &str = "time_embedding.frequencies";
@@ -65,13 +65,7 @@ impl Mlp {
         path: impl AsRef<Path>,
     ) -> Result<(), NetworkError> {
         let path = path.as_ref();
-        if params.len() != self.num_params() {
-            return Err(NetworkError::Length {
-                what: "params",
-                expected: self.num_params(),
-                got: params.len(),
-            });
-        }
+        check_len("params", self.num_params(), params.len())?;
         let mut blobs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for (pair, layer) in self.tensor_names().chunks(2).zip(self.layers()) {
             let [(weight_key, weight_shape), (bias_key, bias_shape)] = pair else {
