@@ -134,12 +134,21 @@ fn chart<'a, 'b>(
 
 /// Draws the legend of the labelled series in the upper-left corner.
 fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<()> {
+    legend_at(chart, SeriesLabelPosition::UpperLeft, 14)
+}
+
+/// Draws the legend of the labelled series of any chart at `position`, in type of size `font`.
+fn legend_at<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font: u32,
+) -> Result<()> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
-        .label_font(("sans-serif", 14))
+        .label_font(("sans-serif", font))
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     Ok(())
@@ -241,15 +250,7 @@ pub fn loglog_panel(
             .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
             .map_err(|e| anyhow!("{e}"))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    Ok(())
+    legend_at(&mut chart, SeriesLabelPosition::LowerLeft, 14)
 }
 
 /// One panel with several labelled clouds (first two coordinates), each in its colour.
@@ -455,13 +456,5 @@ pub fn lines_panel(
                 PathElement::new(vec![(a, b), (a + 16, b)], colour.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    Ok(())
+    legend_at(&mut chart, SeriesLabelPosition::UpperRight, 15)
 }
