@@ -1,5 +1,5 @@
 //! The README's library example: exact and entropic OT between two point clouds.
-//! Run with `cargo run --release -p otto-ot --example quickstart`.
+//! Run with `cargo run --release -p otto-ot --example ot_quickstart`.
 
 use otto_ot::{entropic::Sinkhorn, exact, marginal::uniform, squared_euclidean, Matrix};
 
