@@ -9,7 +9,9 @@
 # TASKS lists source:target pairs. The default is the paper's data as the torchcfm runner defines
 # it: `dsb-8gaussians:dsb-moons` (the runner's `moon-8gaussians` data, generating the moons) and
 # `gaussian:sk-moons` (N → moons).
-# Usage: bash bench/quality/run.sh [OUT_DIR]   (env: STEPS, TASKS, METHODS, SEEDS, SIZES, OTTO_BIN)
+# TRAIN_SIZE=10000 trains on a fixed set of that many points of each built-in data set (the runner's
+# finite training split; a gaussian source stays fresh noise); the default 0 draws fresh points.
+# Usage: bash bench/quality/run.sh [OUT_DIR]   (env: STEPS, TASKS, METHODS, SEEDS, SIZES, TRAIN_SIZE, OTTO_BIN)
 set -euo pipefail
 otto="${OTTO_BIN:-target/release/otto}"
 out="${1:-runs/quality}"
@@ -22,10 +24,10 @@ for task in ${TASKS:-dsb-8gaussians:dsb-moons gaussian:sk-moons}; do
     for seed in ${SEEDS:-0 1 2}; do
       run="$out/$source-$target-$method-$seed"
       "$otto" train --source "$source" --target "$target" --method "$method" --steps "$steps" \
-        --seed "$seed" --out "$run" --quiet
+        --seed "$seed" --train-size "${TRAIN_SIZE:-0}" --out "$run" --quiet
       for n in ${SIZES:-10000 1000}; do
         "$otto" eval --run "$run" --n "$n" --json \
-          | sed "s/^{/{\"source\":\"$source\",\"target\":\"$target\",\"method\":\"$method\",\"seed\":$seed,\"steps\":$steps,/"
+          | sed "s/^{/{\"source\":\"$source\",\"target\":\"$target\",\"method\":\"$method\",\"seed\":$seed,\"steps\":$steps,\"train_size\":${TRAIN_SIZE:-0},/"
       done
     done
   done

@@ -56,7 +56,7 @@ pub fn evaluate(
     seed: u64,
     test_seed: u64,
 ) -> Result<(Report, Matrix)> {
-    let x0 = trained.recipe.source.draw(n, seed);
+    let x0 = trained.recipe.source.draw_fresh(n, seed);
     let solution = OdeSolver::new(Method::Euler)
         .steps(steps)
         .record(Record::EveryStep)

@@ -41,7 +41,7 @@ pub fn plot_run(run: &RunDir, args: &PlotArgs) -> Result<Vec<PathBuf>> {
             trained.field.dim()
         );
     }
-    let x0 = trained.recipe.source.draw(args.n, args.seed);
+    let x0 = trained.recipe.source.draw_fresh(args.n, args.seed);
     let target = trained.recipe.target.held_out(args.n, args.seed ^ 0x5eed);
     let solution = OdeSolver::new(Method::Euler)
         .steps(args.steps)

@@ -112,7 +112,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
     }
     let run = RunDir::open(&args.run)?;
     let trained = TrainedRun::load(&run, args.ema)?;
-    let x0 = trained.recipe.source.draw(args.n, args.seed);
+    let x0 = trained.recipe.source.draw_fresh(args.n, args.seed);
     let start = Instant::now();
     let solution = integrate(&trained, &x0, &args)?;
     let time = start.elapsed().as_secs_f64();

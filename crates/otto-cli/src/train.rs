@@ -76,6 +76,10 @@ pub struct TrainArgs {
     /// EMA decay of the weights; 0 disables [default: 0].
     #[arg(long)]
     ema_decay: Option<f64>,
+    /// Train on this many points drawn once from each built-in data set (not a gaussian source);
+    /// 0 draws fresh points every step [default: 0].
+    #[arg(long, value_name = "N")]
+    train_size: Option<usize>,
     /// No progress output.
     #[arg(long)]
     quiet: bool,
@@ -110,7 +114,14 @@ impl TrainArgs {
             ($($field:ident),*) => { $( if let Some(v) = &self.$field { c.$field = v.clone(); } )* };
         }
         set!(width, depth, activation, batch, lr, sigma, schedule, steps, seed);
-        set!(checkpoint_every, log_every, warmup, grad_clip, ema_decay);
+        set!(
+            checkpoint_every,
+            log_every,
+            warmup,
+            grad_clip,
+            ema_decay,
+            train_size
+        );
         c.cosine |= self.cosine;
         Ok(c)
     }

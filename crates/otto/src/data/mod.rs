@@ -134,12 +134,21 @@ impl DataSource {
 }
 
 /// A [`DataSource`] made ready for training and evaluation: a built-in sampler (fresh points on
-/// every draw, held-out points from another seed), or a file's rows split once into train and test
-/// rows (a reproducible [`TrainTestSplit`] of `test_fraction`), drawn from with replacement.
+/// every draw, held-out points from another seed), a finite training set drawn once from a
+/// built-in sampler, or a file's rows split once into train and test rows (a reproducible
+/// [`TrainTestSplit`] of `test_fraction`); finite sets are drawn from with replacement.
 #[derive(Debug, Clone)]
 pub enum Dataset {
     /// A built-in distribution.
     Toy(Toy),
+    /// A built-in distribution seen through a finite training set (the finite-data regime of
+    /// papers that train on, e.g., 10 000 points); held-out and evaluation points stay fresh.
+    Finite {
+        /// The distribution.
+        toy: Toy,
+        /// The points trained on.
+        train: Matrix,
+    },
     /// A file's rows.
     Rows {
         /// Rows trained on.
@@ -178,21 +187,45 @@ impl Dataset {
         }
     }
 
+    /// A built-in distribution trained through `n` points drawn once with `seed`
+    /// ([`Dataset::Finite`]); `n = 0` keeps fresh points at every draw ([`Dataset::Toy`]).
+    pub fn finite(toy: Toy, n: usize, seed: u64) -> Self {
+        if n == 0 {
+            Dataset::Toy(toy)
+        } else {
+            Dataset::Finite {
+                toy,
+                train: toy.sample(n, seed),
+            }
+        }
+    }
+
     /// The dimension of the points.
     pub fn dim(&self) -> usize {
         match self {
-            Dataset::Toy(toy) => toy.dim(),
+            Dataset::Toy(toy) | Dataset::Finite { toy, .. } => toy.dim(),
             Dataset::Rows { train, .. } => train.cols(),
         }
     }
 
-    /// `n` training points reproducible from `seed`.
+    /// `n` training points reproducible from `seed`: fresh points of a built-in distribution, or
+    /// draws with replacement from a finite training set.
     pub fn draw(&self, n: usize, seed: u64) -> Matrix {
         match self {
             Dataset::Toy(toy) => toy.sample(n, seed),
-            Dataset::Rows { train, .. } => {
-                split::bootstrap(train, n, seed).expect("a split leaves training rows")
+            Dataset::Finite { train, .. } | Dataset::Rows { train, .. } => {
+                split::bootstrap(train, n, seed).expect("a training set holds at least one row")
             }
+        }
+    }
+
+    /// `n` points to push through a trained model (evaluation, plots): fresh points of a built-in
+    /// distribution — also when training saw a finite set of it — or a file's training rows drawn
+    /// with replacement.
+    pub fn draw_fresh(&self, n: usize, seed: u64) -> Matrix {
+        match self {
+            Dataset::Toy(toy) | Dataset::Finite { toy, .. } => toy.sample(n, seed),
+            Dataset::Rows { .. } => self.draw(n, seed),
         }
     }
 
@@ -200,7 +233,7 @@ impl Dataset {
     /// test rows (all of them, `n` ignored).
     pub fn held_out(&self, n: usize, seed: u64) -> Matrix {
         match self {
-            Dataset::Toy(toy) => toy.sample(n, seed),
+            Dataset::Toy(toy) | Dataset::Finite { toy, .. } => toy.sample(n, seed),
             Dataset::Rows { test, .. } => test.clone(),
         }
     }
@@ -250,6 +283,32 @@ mod tests {
         assert!((0..50).all(|k| draws.row(k) == rows.row(0) || draws.row(k) == rows.row(1)));
         let toy = DataSource::Toy(Toy::Rings);
         assert_eq!(toy.sample(10, 3).unwrap(), Toy::Rings.sample(10, 3));
+    }
+
+    #[test]
+    fn a_finite_training_set_is_drawn_from_and_evaluation_stays_fresh() {
+        // Truth: the definition — every training draw is one of the n fixed points (drawn once
+        // with the seed), while evaluation and held-out points come fresh from the distribution
+        // (continuous: a fresh Gaussian point equals a training point with probability 0).
+        let finite = Dataset::finite(Toy::Gaussian { dim: 3 }, 5, 9);
+        let Dataset::Finite { train, .. } = &finite else {
+            panic!("n > 0 gives a finite set")
+        };
+        assert_eq!(train, &Toy::Gaussian { dim: 3 }.sample(5, 9));
+        let is_train = |row: &[f64]| (0..5).any(|k| train.row(k) == row);
+        let draws = finite.draw(200, 1);
+        assert!((0..200).all(|i| is_train(draws.row(i))));
+        let distinct = (0..5)
+            .filter(|&k| (0..200).any(|i| draws.row(i) == train.row(k)))
+            .count();
+        assert_eq!(distinct, 5, "200 draws with replacement reach all 5 points");
+        for fresh in [finite.draw_fresh(50, 2), finite.held_out(50, 3)] {
+            assert!((0..50).all(|i| !is_train(fresh.row(i))));
+        }
+        assert!(matches!(
+            Dataset::finite(Toy::Moons, 0, 9),
+            Dataset::Toy(Toy::Moons)
+        ));
     }
 
     #[test]

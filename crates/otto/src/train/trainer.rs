@@ -87,19 +87,35 @@ pub struct Recipe {
     pub objective: Objective,
 }
 
+/// The seed of a finite training set of the source or the target, apart from the run's own
+/// stream and from evaluation's held-out seeds.
+fn finite_set_seed(seed: u64, is_source: bool) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (0xF1_4173_5E75 + u64::from(is_source))
+}
+
 impl Recipe {
     /// The recipe of a configuration: I-CFM and OT-CFM use torchcfm's constant-σ interpolant
     /// and velocity regression; `ddpm` uses a N(0, I) source, the VP linear-β schedule and
     /// ε-prediction.
     pub fn from_config(config: &TrainConfig) -> Result<Self, TrainError> {
-        let dataset = |name: &str, what: &str| -> Result<Dataset, TrainError> {
+        // `train_size` applies to built-in data sets, not to a Gaussian noise source.
+        let dataset = |name: &str, is_source: bool| -> Result<Dataset, TrainError> {
+            let what = if is_source { "source" } else { "target" };
             let source: DataSource = name
                 .parse()
                 .map_err(|e| TrainError::Config(format!("{what}: {e}")))?;
-            Dataset::new(&source, config.test_fraction, config.seed)
-                .map_err(|e| TrainError::Data(format!("{what}: {e}")))
+            match source {
+                DataSource::Toy(toy @ Toy::Gaussian { .. }) if is_source => Ok(Dataset::Toy(toy)),
+                DataSource::Toy(toy) => Ok(Dataset::finite(
+                    toy,
+                    config.train_size,
+                    finite_set_seed(config.seed, is_source),
+                )),
+                DataSource::File { .. } => Dataset::new(&source, config.test_fraction, config.seed)
+                    .map_err(|e| TrainError::Data(format!("{what}: {e}"))),
+            }
         };
-        let target = dataset(&config.target, "target")?;
+        let target = dataset(&config.target, false)?;
         let interpolant = || {
             Interpolant::constant(config.sigma)
                 .map(|p| Box::new(p) as Box<dyn ConditionalPath>)
@@ -107,7 +123,7 @@ impl Recipe {
         };
         let (source, coupling, path, objective) = match config.method {
             Method::ICfm | Method::OtCfm => {
-                let source = dataset(&config.source, "source")?;
+                let source = dataset(&config.source, true)?;
                 let coupling = if config.method == Method::OtCfm {
                     Coupling::ExactOt
                 } else {
