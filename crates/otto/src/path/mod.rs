@@ -33,7 +33,9 @@ pub mod schedule;
 
 pub use affine::{AffinePath, Interpolant, InterpolantNoise};
 pub use parameterization::{Coefficients, Conversion, Parameterization};
-pub use schedule::{CondOt, Schedule, VpLinear, VpTrig};
+pub use schedule::{
+    CondOt, Edm, Level, Schedule, ScheduleKind, SubVp, Ve, VpCosine, VpLinear, VpTrig,
+};
 
 use otto_ot::Matrix;
 use rand::{Rng, RngCore};
