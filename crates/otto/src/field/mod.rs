@@ -9,6 +9,8 @@ pub use oracle::GmmField;
 
 use otto_ot::Matrix;
 
+use crate::path::{Level, Schedule};
+
 /// A time-dependent vector field `v(t, x)` whose flow carries the source to the target.
 pub trait VectorField: Sync {
     /// The dimension d of the points.
@@ -16,6 +18,21 @@ pub trait VectorField: Sync {
 
     /// Writes `v(t, x_i)` into row i of `out` for every row `x_i` of `x`.
     fn velocity(&self, t: f64, x: &Matrix, out: &mut Matrix);
+}
+
+/// A denoiser on an affine Gaussian path `x = α x1 + σ x0`, x0 ~ N(0, I): the posterior mean
+/// `x̂1 = E[x1 | x]` at a noise [`Level`] (its α and σ; its t is the model's time input). This is
+/// what the diffusion samplers (DDIM, DPM-Solver++, EDM) integrate: every parameterization of an
+/// affine path converts to it ([`crate::path::Parameterization::Data`]).
+pub trait Denoiser: Sync {
+    /// The dimension d of the points.
+    fn dim(&self) -> usize;
+
+    /// Writes `x̂1(x_i)` at `level` into row i of `out` for every row `x_i` of `x`.
+    fn denoise(&self, level: &Level, x: &Matrix, out: &mut Matrix);
+
+    /// The schedule of the path (the samplers build their grids of levels from it).
+    fn schedule(&self) -> &dyn Schedule;
 }
 
 /// A field that also knows the score `∇ log p_t(x)` of its marginals (needed by SDE samplers).

@@ -6,9 +6,9 @@ use std::sync::Mutex;
 
 use otto_ot::Matrix;
 
-use super::{ScoreField, VectorField};
+use super::{Denoiser, ScoreField, VectorField};
 use crate::network::{Mlp, Workspace};
-use crate::path::{Parameterization, Schedule};
+use crate::path::{Level, Parameterization, Schedule, SchedulePoint};
 
 /// A trained [`Mlp`] with what its output means.
 pub struct NetworkField {
@@ -65,8 +65,24 @@ impl NetworkField {
         self.schedule.as_ref().map(|_| self as &dyn ScoreField)
     }
 
-    /// The network output at time t for every row of x, converted to `to`.
-    fn evaluate(&self, t: f64, x: &Matrix, to: Parameterization, out: &mut Matrix) {
+    /// The field as a denoiser, when the path is affine Gaussian (a schedule is known).
+    pub fn with_denoiser(&self) -> Option<NetworkDenoiser<'_>> {
+        self.schedule.as_deref().map(|schedule| NetworkDenoiser {
+            field: self,
+            schedule,
+        })
+    }
+
+    /// The network output at time t for every row of x, converted to `to` at the schedule's
+    /// values at t, or at `level`'s α and σ when given.
+    fn evaluate(
+        &self,
+        t: f64,
+        level: Option<&Level>,
+        x: &Matrix,
+        to: Parameterization,
+        out: &mut Matrix,
+    ) {
         let (n, d) = x.shape();
         let ts = vec![t as f32; n];
         let xs: Vec<f32> = x.as_slice().iter().map(|&v| v as f32).collect();
@@ -84,9 +100,15 @@ impl NetworkField {
         let value =
             Matrix::new(n, d, raw.into_iter().map(f64::from).collect()).expect("n × d values");
         match &self.schedule {
-            Some(s) => self
-                .parameterization
-                .convert(to, s.as_ref(), t, x, &value, out),
+            Some(s) => {
+                let point = match level {
+                    Some(level) => SchedulePoint::at_level(s.as_ref(), level),
+                    None => SchedulePoint::at(s.as_ref(), t),
+                };
+                self.parameterization
+                    .conversion_at(to, &point)
+                    .apply(x, &value, out)
+            }
             // A velocity network without a schedule: the only conversion is the identity; any
             // other request is a misuse that must not pass for a result.
             None if to == Parameterization::Velocity => {
@@ -103,7 +125,7 @@ impl VectorField for NetworkField {
     }
 
     fn velocity(&self, t: f64, x: &Matrix, out: &mut Matrix) {
-        self.evaluate(t, x, Parameterization::Velocity, out);
+        self.evaluate(t, None, x, Parameterization::Velocity, out);
     }
 }
 
@@ -111,6 +133,29 @@ impl ScoreField for NetworkField {
     /// The score through the parameterization's conversion; only reachable through
     /// [`NetworkField::with_score`], which requires a schedule.
     fn score(&self, t: f64, x: &Matrix, out: &mut Matrix) {
-        self.evaluate(t, x, Parameterization::Score, out);
+        self.evaluate(t, None, x, Parameterization::Score, out);
+    }
+}
+
+/// A [`NetworkField`] on an affine Gaussian path read as a [`Denoiser`]
+/// ([`NetworkField::with_denoiser`]).
+pub struct NetworkDenoiser<'a> {
+    field: &'a NetworkField,
+    schedule: &'a dyn Schedule,
+}
+
+impl Denoiser for NetworkDenoiser<'_> {
+    fn dim(&self) -> usize {
+        self.field.mlp.config().input_dim
+    }
+
+    /// The network at the level's time, its output converted to x̂1 with the level's α and σ.
+    fn denoise(&self, level: &Level, x: &Matrix, out: &mut Matrix) {
+        self.field
+            .evaluate(level.t, Some(level), x, Parameterization::Data, out);
+    }
+
+    fn schedule(&self) -> &dyn Schedule {
+        self.schedule
     }
 }

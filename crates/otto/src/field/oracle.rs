@@ -5,9 +5,9 @@
 use otto_ot::Matrix;
 use rayon::prelude::*;
 
-use super::{ScoreField, VectorField};
+use super::{Denoiser, ScoreField, VectorField};
 use crate::data::gmm::{GaussianMixture, NoisedMixture};
-use crate::path::Schedule;
+use crate::path::{Level, Schedule};
 
 /// The marginal field of the affine path with schedule `S` from N(0, I) (t = 0) to the Gaussian
 /// mixture `Σ_k w_k N(m_k, S_k)` (t = 1). Its marginals are
@@ -49,10 +49,7 @@ impl<S: Schedule> GmmField<S> {
     /// The denoiser `E[x1 | x_t = x_i]` for every row, written into `out` (an independent closed
     /// form of what [`crate::path::Parameterization::Data`] predicts).
     pub fn denoised(&self, t: f64, x: &Matrix, out: &mut Matrix) {
-        let alpha = self.schedule.alpha(t);
-        self.mix(t, x, out, |k, m| {
-            (m.to_vec(), self.scaled_cov(k, alpha, 0.0))
-        });
+        self.denoise(&Level::at(&self.schedule, t), x, out);
     }
 
     fn noised(&self, t: f64) -> NoisedMixture<'_> {
@@ -73,7 +70,7 @@ impl<S: Schedule> GmmField<S> {
     /// `terms(k, m_k)` (M_k d×d row-major).
     fn mix(
         &self,
-        t: f64,
+        level: &Level,
         x: &Matrix,
         out: &mut Matrix,
         terms: impl Fn(usize, &[f64]) -> (Vec<f64>, Vec<f64>),
@@ -85,7 +82,7 @@ impl<S: Schedule> GmmField<S> {
             x.shape(),
             out.shape()
         );
-        let noised = self.noised(t);
+        let noised = self.mixture.noised(level.alpha, level.sigma);
         let (offsets, maps): (Vec<_>, Vec<_>) = (0..k)
             .map(|c| terms(c, self.mixture.means().row(c)))
             .unzip();
@@ -118,7 +115,7 @@ impl<S: Schedule> VectorField for GmmField<S> {
         let s = &self.schedule;
         let (alpha, d_alpha) = (s.alpha(t), s.d_alpha(t));
         let sigma_d_sigma = s.sigma_d_sigma(t);
-        self.mix(t, x, out, |k, m| {
+        self.mix(&Level::at(s, t), x, out, |k, m| {
             (
                 m.iter().map(|v| d_alpha * v).collect(),
                 self.scaled_cov(k, d_alpha * alpha, sigma_d_sigma),
@@ -127,10 +124,27 @@ impl<S: Schedule> VectorField for GmmField<S> {
     }
 }
 
+impl<S: Schedule> Denoiser for GmmField<S> {
+    fn dim(&self) -> usize {
+        self.mixture.dim()
+    }
+
+    /// `E[x1 | α x1 + σ x0 = x]` at the level's α and σ (independent of its t).
+    fn denoise(&self, level: &Level, x: &Matrix, out: &mut Matrix) {
+        self.mix(level, x, out, |k, m| {
+            (m.to_vec(), self.scaled_cov(k, level.alpha, 0.0))
+        });
+    }
+
+    fn schedule(&self) -> &dyn Schedule {
+        &self.schedule
+    }
+}
+
 impl<S: Schedule> ScoreField for GmmField<S> {
     fn score(&self, t: f64, x: &Matrix, out: &mut Matrix) {
         let d = self.mixture.dim();
-        self.mix(t, x, out, |k, _| {
+        self.mix(&Level::at(&self.schedule, t), x, out, |k, _| {
             (vec![0.0; d], self.scaled_cov(k, 0.0, -1.0))
         });
     }

@@ -32,7 +32,7 @@ pub mod parameterization;
 pub mod schedule;
 
 pub use affine::{AffinePath, Interpolant, InterpolantNoise};
-pub use parameterization::{Coefficients, Conversion, Parameterization};
+pub use parameterization::{Coefficients, Conversion, Parameterization, SchedulePoint};
 pub use schedule::{
     CondOt, Edm, Level, Schedule, ScheduleKind, SubVp, Ve, VpCosine, VpLinear, VpTrig,
 };

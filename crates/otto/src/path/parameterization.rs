@@ -23,7 +23,7 @@ use std::str::FromStr;
 
 use otto_ot::Matrix;
 
-use super::schedule::Schedule;
+use super::schedule::{Level, Schedule};
 use crate::error::Error;
 
 /// The quantity a model outputs at (t, x_t) on an affine Gaussian path.
@@ -37,6 +37,42 @@ pub enum Parameterization {
     Noise,
     /// The denoised data x̂1 = E[x1 | x_t] (x0-prediction in diffusion's naming; EDM's D).
     Data,
+}
+
+/// α_t, σ_t and their derivatives at one time: all a parameterization's coefficients read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SchedulePoint {
+    /// α_t.
+    pub alpha: f64,
+    /// σ_t.
+    pub sigma: f64,
+    /// α̇_t.
+    pub d_alpha: f64,
+    /// σ̇_t.
+    pub d_sigma: f64,
+}
+
+impl SchedulePoint {
+    /// The schedule's values at time t.
+    pub fn at<S: Schedule + ?Sized>(schedule: &S, t: f64) -> Self {
+        Self {
+            alpha: schedule.alpha(t),
+            sigma: schedule.sigma(t),
+            d_alpha: schedule.d_alpha(t),
+            d_sigma: schedule.d_sigma(t),
+        }
+    }
+
+    /// The noise level `level` (its α and σ, which a sampler's grid may set apart from the
+    /// schedule) with the schedule's derivatives at its time.
+    pub fn at_level<S: Schedule + ?Sized>(schedule: &S, level: &Level) -> Self {
+        Self {
+            alpha: level.alpha,
+            sigma: level.sigma,
+            d_alpha: schedule.d_alpha(level.t),
+            d_sigma: schedule.d_sigma(level.t),
+        }
+    }
 }
 
 /// The affine map `value = xt · x_t + data · x̂1` that defines a parameterization at one time.
@@ -103,7 +139,13 @@ impl Parameterization {
     /// The coefficients (a_t, b_t) with `value = a_t x_t + b_t x̂1` (table in the module
     /// documentation).
     pub fn coefficients<S: Schedule + ?Sized>(&self, schedule: &S, t: f64) -> Coefficients {
-        let (alpha, sigma) = (schedule.alpha(t), schedule.sigma(t));
+        self.coefficients_at(&SchedulePoint::at(schedule, t))
+    }
+
+    /// The coefficients at given values of α, σ and their derivatives (only
+    /// [`Parameterization::Velocity`] reads the derivatives).
+    pub fn coefficients_at(&self, p: &SchedulePoint) -> Coefficients {
+        let (alpha, sigma) = (p.alpha, p.sigma);
         match self {
             Parameterization::Data => Coefficients { xt: 0.0, data: 1.0 },
             Parameterization::Noise => Coefficients {
@@ -115,10 +157,10 @@ impl Parameterization {
                 data: alpha / (sigma * sigma),
             },
             Parameterization::Velocity => {
-                let rate = schedule.d_sigma(t) / sigma;
+                let rate = p.d_sigma / sigma;
                 Coefficients {
                     xt: rate,
-                    data: schedule.d_alpha(t) - rate * alpha,
+                    data: p.d_alpha - rate * alpha,
                 }
             }
         }
@@ -133,14 +175,19 @@ impl Parameterization {
         schedule: &S,
         t: f64,
     ) -> Conversion {
+        self.conversion_at(to, &SchedulePoint::at(schedule, t))
+    }
+
+    /// [`Parameterization::conversion`] at given values of α, σ and their derivatives.
+    pub fn conversion_at(self, to: Parameterization, point: &SchedulePoint) -> Conversion {
         if self == to {
             return Conversion {
                 xt: 0.0,
                 value: 1.0,
             };
         }
-        let from = self.coefficients(schedule, t);
-        let to = to.coefficients(schedule, t);
+        let from = self.coefficients_at(point);
+        let to = to.coefficients_at(point);
         Conversion {
             xt: to.xt - to.data * from.xt / from.data,
             value: to.data / from.data,

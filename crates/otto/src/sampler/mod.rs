@@ -1,6 +1,9 @@
 //! The sampler axis: how a field is integrated. [`ode`] holds explicit Runge–Kutta solvers (Euler,
 //! midpoint, Heun, RK4 and adaptive Dopri5) for any [`crate::field::VectorField`]; [`sde`] holds
-//! Euler–Maruyama for the SDE with the same marginals, for any [`crate::field::ScoreField`].
+//! Euler–Maruyama for the SDE with the same marginals, for any [`crate::field::ScoreField`]. The
+//! diffusion samplers — [`Ddim`], [`DpmSolverPp`] (1, 2M, 3M, 2S, SDE-2M), [`EdmHeun`] and
+//! [`PredictorCorrector`] (reverse-SDE Euler–Maruyama with a Langevin corrector) — step any
+//! [`crate::field::Denoiser`] through a grid of noise levels ([`grid`]).
 //!
 //! Every solver follows one shape: an options struct (Default + builder setters, validated by
 //! `solve`), then `solve(field, x, t0, t1)` returning a [`Solution`]: the final points, how the
@@ -9,10 +12,21 @@
 //! solvers integrate in either direction (t1 < t0 runs backward).
 
 mod butcher;
+pub mod ddim;
+mod diffusion;
+pub mod dpm_solver;
+pub mod edm;
+pub mod grid;
 pub mod ode;
+pub mod predictor_corrector;
 pub mod sde;
 
+pub use ddim::Ddim;
+pub use dpm_solver::{DpmSolverPp, DpmVariant};
+pub use edm::EdmHeun;
+pub use grid::{Discretization, TimeGrid};
 pub use ode::{Method, OdeSolver};
+pub use predictor_corrector::PredictorCorrector;
 pub use sde::{Diffusion, EulerMaruyama};
 
 use otto_ot::Matrix;
