@@ -16,6 +16,7 @@ mod plot;
 mod plot_run;
 mod report;
 mod sample;
+mod samplers;
 mod solvers;
 mod train;
 

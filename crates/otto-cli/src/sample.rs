@@ -1,36 +1,21 @@
-//! `otto sample`: draws points from a trained run by integrating its field from the source
-//! (t = 0) to the target (t = 1) with a chosen ODE solver, or with Euler–Maruyama for the SDE that
-//! shares its marginals (runs that know their score: ddpm).
+//! `otto sample`: draws points from a trained run, either by integrating its velocity from the
+//! source (t = 0) to the target (t = 1) with an ODE solver, or — for runs on an affine Gaussian
+//! path (diffusion: ddpm) — with a diffusion sampler stepping its denoiser through noise levels
+//! (DDIM, DPM-Solver++, EDM, reverse SDE, predictor–corrector), or with Euler–Maruyama of the
+//! marginal-preserving SDE with a constant `--g`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use clap::{Args, ValueEnum};
-use otto::field::VectorField;
-use otto::sampler::{Diffusion, EulerMaruyama, Method, OdeSolver, Solution};
-use otto::train::{Method as TrainMethod, RunDir, TrainedRun};
+use clap::Args;
+use otto::sampler::{Diffusion, EulerMaruyama, Record, Solution};
+use otto::train::{RunDir, TrainedRun};
 use otto_ot::Matrix;
 
 use crate::npy;
 use crate::report::Report;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Solver {
-    /// Explicit Euler (order 1).
-    Euler,
-    /// Explicit midpoint (order 2).
-    Midpoint,
-    /// Heun (order 2).
-    Heun,
-    /// Classic Runge–Kutta (order 4).
-    Rk4,
-    /// Adaptive Dormand–Prince 5(4) (--atol, --rtol).
-    Dopri5,
-    /// Euler–Maruyama for the marginal-preserving SDE (needs a score: ddpm runs).
-    Em,
-}
+use crate::samplers::{run_ode, DiffusionOptions, Solver};
 
 #[derive(Args)]
 pub struct SampleArgs {
@@ -40,10 +25,11 @@ pub struct SampleArgs {
     /// Number of points.
     #[arg(long, default_value_t = 10_000)]
     pub n: usize,
-    /// Integrator.
+    /// Integrator: an ODE solver for any run; a diffusion sampler for runs on an affine Gaussian
+    /// path (ddpm).
     #[arg(long, value_enum, default_value_t = Solver::Euler)]
     pub solver: Solver,
-    /// Steps of the fixed-step solvers.
+    /// Steps (ODE solvers and diffusion samplers; a diffusion sampler's last step goes to σ = 0).
     #[arg(long, default_value_t = 100)]
     pub steps: usize,
     /// Absolute tolerance of dopri5.
@@ -52,10 +38,14 @@ pub struct SampleArgs {
     /// Relative tolerance of dopri5.
     #[arg(long, default_value_t = 1e-5)]
     pub rtol: f64,
-    /// Constant diffusion g for --solver em [default: the VP schedule's √β(t)].
+    /// With --solver em: a constant diffusion g of the marginal-preserving SDE
+    /// dX = [v + ½g²∇log p] dt + g dW, from t = 0 to the run's end time [default: the reverse SDE
+    /// of the run's schedule].
     #[arg(long)]
     pub g: Option<f64>,
-    /// Seed of the source points (and of the SDE noise).
+    #[command(flatten)]
+    pub diffusion: DiffusionOptions,
+    /// Seed of the source points (and of the samplers' noise).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Use the EMA weights (ema.safetensors).
@@ -69,41 +59,49 @@ pub struct SampleArgs {
     pub json: bool,
 }
 
-/// Integrates the run's field from `x0` with the chosen solver.
-pub fn integrate(trained: &TrainedRun, x0: &Matrix, args: &SampleArgs) -> Result<Solution> {
+/// Samples `args.n` points from the trained run with the chosen solver, starting from fresh source
+/// points drawn with `args.seed` (scaled to the first noise level for the diffusion samplers).
+pub fn integrate(trained: &TrainedRun, args: &SampleArgs) -> Result<Solution> {
+    let x0 = trained.recipe.source.draw_fresh(args.n, args.seed);
     let t1 = trained.end_time();
-    let method = match args.solver {
-        Solver::Euler => Method::Euler,
-        Solver::Midpoint => Method::Midpoint,
-        Solver::Heun => Method::Heun,
-        Solver::Rk4 => Method::Rk4,
-        Solver::Dopri5 => Method::Dopri5,
-        Solver::Em => {
-            let Some(score_field) = trained.field.with_score() else {
-                bail!(
-                    "--solver em needs the score of the marginals, which a {} run does not learn; use an ODE solver or a ddpm run",
-                    trained.config.method.name()
-                );
-            };
-            let diffusion = match (args.g, trained.config.method) {
-                (Some(g), _) => Diffusion::Constant(g),
-                (None, TrainMethod::Ddpm) => {
-                    // VP linear-β in diffusion time s = 1 − t: g(t)² = β(s) = β0 + s (β1 − β0).
-                    Diffusion::Function(Arc::new(|t: f64| (0.1 + (1.0 - t) * (20.0 - 0.1)).sqrt()))
-                }
-                (None, _) => Diffusion::Constant(1.0),
-            };
-            let em = EulerMaruyama::new(diffusion)
-                .steps(args.steps)
-                .seed(args.seed);
-            return Ok(em.solve(score_field, x0, 0.0, t1)?);
-        }
-    };
-    let mut solver = OdeSolver::new(method).steps(args.steps);
-    if method == Method::Dopri5 {
-        solver = solver.tolerances(args.atol, args.rtol);
+    if let Some(method) = args.solver.ode_method() {
+        return run_ode(
+            method,
+            &trained.field,
+            &x0,
+            0.0,
+            t1,
+            args.steps,
+            (args.atol, args.rtol),
+            Record::Final,
+        );
     }
-    Ok(solver.solve(&trained.field as &dyn VectorField, x0, 0.0, t1)?)
+    if let (Solver::Em, Some(g)) = (args.solver, args.g) {
+        let Some(score_field) = trained.field.with_score() else {
+            bail!(
+                "--solver em needs the score of the marginals, which a {} run does not learn; use an ODE solver or a ddpm run",
+                trained.config.method.name()
+            );
+        };
+        return Ok(EulerMaruyama::new(Diffusion::Constant(g))
+            .steps(args.steps)
+            .seed(args.seed)
+            .solve(score_field, &x0, 0.0, t1)?);
+    }
+    let Some(denoiser) = trained.field.with_denoiser() else {
+        bail!(
+            "--solver {} steps a denoiser on an affine Gaussian path, which a {} run (a velocity on torchcfm's interpolant) does not have; use euler, midpoint, heun, rk4 or dopri5",
+            args.solver.name(),
+            trained.config.method.name()
+        );
+    };
+    let levels = args
+        .diffusion
+        .levels(args.solver, &denoiser, args.steps, true)?;
+    // The prior at the first level: x = σ_0 z (the α_0 x1 part is negligible where σ_0 ≫ α_0).
+    let x = Matrix::from_fn(x0.rows(), x0.cols(), |i, j| levels[0].sigma * x0.get(i, j));
+    args.diffusion
+        .run(args.solver, &denoiser, &x, &levels, args.seed, Record::Final)
 }
 
 pub fn run(args: SampleArgs) -> Result<()> {
@@ -112,9 +110,8 @@ pub fn run(args: SampleArgs) -> Result<()> {
     }
     let run = RunDir::open(&args.run)?;
     let trained = TrainedRun::load(&run, args.ema)?;
-    let x0 = trained.recipe.source.draw_fresh(args.n, args.seed);
     let start = Instant::now();
-    let solution = integrate(&trained, &x0, &args)?;
+    let solution = integrate(&trained, &args)?;
     let time = start.elapsed().as_secs_f64();
     if !solution.status.is_completed() {
         bail!("the solver stopped early: {:?}", solution.status);
@@ -124,7 +121,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
     let mut r = Report::default();
     r.set("run", args.run.display().to_string())
         .set("n", args.n)
-        .set("solver", format!("{:?}", args.solver).to_lowercase())
+        .set("solver", args.solver.name())
         .set("nfe", solution.stats.nfe)
         .set("time_s", time)
         .set("out", out.display().to_string());

@@ -1,0 +1,216 @@
+//! The `--solver` names shared by `otto sample` and `otto solvers`: the ODE solvers, which
+//! integrate a velocity field in t, and the diffusion samplers, which step a denoiser through a
+//! grid of noise levels ending at σ = 0, with their options as flags.
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use otto::field::{Denoiser, VectorField};
+use otto::path::Level;
+use otto::sampler::{
+    Ddim, Discretization, DpmSolverPp, DpmVariant, EdmHeun, Method, OdeSolver,
+    PredictorCorrector, Record, Solution, TimeGrid,
+};
+use otto_ot::Matrix;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Solver {
+    /// ODE: explicit Euler in t (order 1).
+    Euler,
+    /// ODE: explicit midpoint (order 2).
+    Midpoint,
+    /// ODE: Heun (order 2).
+    Heun,
+    /// ODE: classic Runge–Kutta (order 4).
+    Rk4,
+    /// ODE: adaptive Dormand–Prince 5(4) (--atol, --rtol).
+    Dopri5,
+    /// Diffusion: DDIM with --eta (0 deterministic, 1 ancestral DDPM).
+    Ddim,
+    /// Diffusion: DPM-Solver++ first order (= DDIM with η = 0).
+    #[value(name = "dpmpp-1")]
+    Dpmpp1,
+    /// Diffusion: DPM-Solver++(2M), multistep second order.
+    #[value(name = "dpmpp-2m")]
+    Dpmpp2m,
+    /// Diffusion: DPM-Solver++(3M), multistep third order.
+    #[value(name = "dpmpp-3m")]
+    Dpmpp3m,
+    /// Diffusion: DPM-Solver++(2S), singlestep second order (2 NFE a step).
+    #[value(name = "dpmpp-2s")]
+    Dpmpp2s,
+    /// Diffusion: SDE-DPM-Solver++(2M), stochastic.
+    #[value(name = "dpmpp-2m-sde")]
+    Dpmpp2mSde,
+    /// Diffusion: EDM's Heun sampler (2 NFE a step; --churn for its stochastic form).
+    EdmHeun,
+    /// Diffusion: EDM's Euler sampler.
+    EdmEuler,
+    /// Diffusion: Euler–Maruyama of the reverse SDE with the schedule's g (or, with --g, of the
+    /// marginal-preserving SDE with constant g).
+    Em,
+    /// Diffusion: predictor–corrector (reverse-SDE Euler–Maruyama + Langevin corrector).
+    Pc,
+}
+
+impl Solver {
+    /// The command-line name.
+    pub fn name(&self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The ODE method, for the solvers that integrate a velocity in t.
+    pub fn ode_method(&self) -> Option<Method> {
+        match self {
+            Solver::Euler => Some(Method::Euler),
+            Solver::Midpoint => Some(Method::Midpoint),
+            Solver::Heun => Some(Method::Heun),
+            Solver::Rk4 => Some(Method::Rk4),
+            Solver::Dopri5 => Some(Method::Dopri5),
+            _ => None,
+        }
+    }
+
+    /// Whether the sampler draws noise.
+    pub fn is_stochastic(&self, options: &DiffusionOptions) -> bool {
+        match self {
+            Solver::Ddim => options.eta > 0.0,
+            Solver::EdmHeun | Solver::EdmEuler => options.churn > 0.0,
+            Solver::Dpmpp2mSde | Solver::Em | Solver::Pc => true,
+            _ => false,
+        }
+    }
+}
+
+/// The options of the diffusion samplers.
+#[derive(Args, Debug, Clone)]
+pub struct DiffusionOptions {
+    /// Grid of noise levels of the diffusion samplers: uniform (in t), logsnr (uniform in
+    /// log(α/σ)) or karras[:RHO] [default: karras for edm-*, uniform for em/pc, logsnr otherwise].
+    #[arg(long, value_parser = parse_grid)]
+    pub grid: Option<TimeGrid>,
+    /// DDIM's η (0: deterministic; 1: ancestral DDPM).
+    #[arg(long, default_value_t = 0.0)]
+    pub eta: f64,
+    /// EDM's S_churn (0: deterministic).
+    #[arg(long, default_value_t = 0.0)]
+    pub churn: f64,
+    /// EDM's S_min: churn applies where σ/α ≥ S_min.
+    #[arg(long, default_value_t = 0.0)]
+    pub s_min: f64,
+    /// EDM's S_max: churn applies where σ/α ≤ S_max.
+    #[arg(long, default_value_t = f64::INFINITY)]
+    pub s_max: f64,
+    /// EDM's S_noise.
+    #[arg(long, default_value_t = 1.0)]
+    pub s_noise: f64,
+    /// Predictor–corrector: Langevin corrector steps per level.
+    #[arg(long, default_value_t = 1)]
+    pub corrector_steps: usize,
+    /// Predictor–corrector: the corrector's signal-to-noise ratio.
+    #[arg(long, default_value_t = 0.16)]
+    pub snr: f64,
+    /// DPM-Solver++ multistep: keep the full order on the last steps (diffusers'
+    /// lower_order_final=False).
+    #[arg(long)]
+    pub no_lower_order_final: bool,
+}
+
+fn parse_grid(s: &str) -> Result<TimeGrid, String> {
+    s.parse().map_err(|e: otto::error::Error| e.to_string())
+}
+
+impl DiffusionOptions {
+    /// The grid `solver` uses.
+    pub fn grid_for(&self, solver: Solver) -> TimeGrid {
+        self.grid.unwrap_or(match solver {
+            Solver::EdmHeun | Solver::EdmEuler => TimeGrid::Karras { rho: 7.0 },
+            Solver::Em | Solver::Pc => TimeGrid::Uniform,
+            _ => TimeGrid::LogSnr,
+        })
+    }
+
+    /// The levels of `steps` steps of `solver` on the denoiser's schedule (`denoise_final`: end
+    /// with the step to σ = 0).
+    pub fn levels(
+        &self,
+        solver: Solver,
+        denoiser: &dyn Denoiser,
+        steps: usize,
+        denoise_final: bool,
+    ) -> Result<Vec<Level>> {
+        Ok(Discretization::new(steps)
+            .grid(self.grid_for(solver))
+            .denoise_final(denoise_final)
+            .levels(denoiser.schedule())?)
+    }
+
+    /// Runs the diffusion sampler `solver` from `x` (the points at `levels[0]`).
+    pub fn run(
+        &self,
+        solver: Solver,
+        denoiser: &dyn Denoiser,
+        x: &Matrix,
+        levels: &[Level],
+        seed: u64,
+        record: Record,
+    ) -> Result<Solution> {
+        let dpm = |variant| {
+            DpmSolverPp::new(variant)
+                .lower_order_final(!self.no_lower_order_final)
+                .seed(seed)
+                .record(record.clone())
+                .solve(denoiser, x, levels)
+        };
+        let edm = |sampler: EdmHeun| {
+            sampler
+                .churn(self.churn, self.s_min, self.s_max)
+                .s_noise(self.s_noise)
+                .seed(seed)
+                .record(record.clone())
+                .solve(denoiser, x, levels)
+        };
+        let pc = |corrector_steps| {
+            PredictorCorrector::new(corrector_steps)
+                .snr(self.snr)
+                .seed(seed)
+                .record(record.clone())
+                .solve(denoiser, x, levels)
+        };
+        Ok(match solver {
+            Solver::Ddim => Ddim::new(self.eta)
+                .seed(seed)
+                .record(record.clone())
+                .solve(denoiser, x, levels)?,
+            Solver::Dpmpp1 => dpm(DpmVariant::One)?,
+            Solver::Dpmpp2m => dpm(DpmVariant::TwoM)?,
+            Solver::Dpmpp3m => dpm(DpmVariant::ThreeM)?,
+            Solver::Dpmpp2s => dpm(DpmVariant::TwoS)?,
+            Solver::Dpmpp2mSde => dpm(DpmVariant::SdeTwoM)?,
+            Solver::EdmHeun => edm(EdmHeun::new())?,
+            Solver::EdmEuler => edm(EdmHeun::euler())?,
+            Solver::Em => pc(0)?,
+            Solver::Pc => pc(self.corrector_steps)?,
+            ode => anyhow::bail!("{} is an ODE solver, not a diffusion sampler", ode.name()),
+        })
+    }
+}
+
+/// Integrates a velocity field from `t0` to `t1` with the ODE solver `method`.
+pub fn run_ode(
+    method: Method,
+    field: &dyn VectorField,
+    x: &Matrix,
+    t0: f64,
+    t1: f64,
+    steps: usize,
+    tolerance: (f64, f64),
+    record: Record,
+) -> Result<Solution> {
+    let mut solver = OdeSolver::new(method).steps(steps).record(record);
+    if method == Method::Dopri5 {
+        solver = solver.tolerances(tolerance.0, tolerance.1);
+    }
+    Ok(solver.solve(field, x, t0, t1)?)
+}
