@@ -18,7 +18,7 @@ use std::str::FromStr;
 use otto_ot::Matrix;
 
 pub use file::{FileError, Header};
-pub use gmm::GaussianMixture;
+pub use gmm::{GaussianMixture, MixtureFileError, MixtureJsonError};
 pub use split::{Split, SplitError, TestSize, TrainTestSplit};
 pub use toy::{ParseToyError, Toy};
 
