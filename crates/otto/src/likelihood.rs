@@ -43,11 +43,6 @@ pub enum DivergenceEstimator {
     },
 }
 
-impl DivergenceEstimator {
-    /// The lowercase names accepted on the command line.
-    pub const NAMES: [&'static str; 2] = ["exact", "hutchinson"];
-}
-
 /// The offset that turns bits per dimension of continuous data into bits per dimension of the
 /// 8-bit data it was scaled from, under uniform dequantization (Theis et al. 2016): the density of
 /// the dequantized integers in [0, 256)^d is the density of the scaled data divided by the scale's
@@ -105,10 +100,16 @@ pub struct Likelihood {
 }
 
 impl Default for Likelihood {
-    /// Dopri5 with atol = rtol = 1e-5 (flow_matching's and FFJORD's default tolerance), exact
-    /// divergence.
+    /// RK4 with 100 steps (400 evaluations), exact divergence.
+    ///
+    /// Not Dopri5 (flow_matching's and FFJORD's default, atol = rtol = 1e-5): the divergence of a
+    /// network with SELU or ReLU activations jumps where a pre-activation crosses 0, and Dopri5's
+    /// error control, which every point of the batch must pass, then shrinks the step at every
+    /// crossing of every point. Measured on a trained 3×64 SELU velocity network (gaussian →
+    /// 8gaussians, 2000 points): Dopri5 at 1e-5 took 4934 evaluations, RK4 with 100 steps 400, and
+    /// the mean NLL of RK4 with 100 and 200 steps agree to 5e-6 nats.
     fn default() -> Self {
-        Self::new(OdeSolver::new(Method::Dopri5).tolerances(1e-5, 1e-5))
+        Self::new(OdeSolver::new(Method::Rk4).steps(100))
     }
 }
 
@@ -320,18 +321,30 @@ mod tests {
         // t0 = 0, so no approximation enters).
         let rk4 = |steps| OdeSolver::new(Method::Rk4).steps(steps);
         let ([data, tails], result) = gmm_error(CondOt::default(), rk4(100));
-        assert!(data < 1e-6, "cond-ot rk4 100 steps, mixture draws: {data:e}");
-        assert!(tails < 2e-5, "cond-ot rk4 100 steps, tail points: {tails:e}");
+        assert!(
+            data < 1e-6,
+            "cond-ot rk4 100 steps, mixture draws: {data:e}"
+        );
+        assert!(
+            tails < 2e-5,
+            "cond-ot rk4 100 steps, tail points: {tails:e}"
+        );
         assert_eq!(result.stats.nfe, 400);
         assert_eq!(result.t, 0.0);
         let ([_, finer], _) = gmm_error(CondOt::default(), rk4(200));
-        assert!(tails / finer > 12.0, "RK4 100 → 200 steps: {tails:e} → {finer:e}");
+        assert!(
+            tails / finer > 12.0,
+            "RK4 100 → 200 steps: {tails:e} → {finer:e}"
+        );
         let dopri = || OdeSolver::new(Method::Dopri5).tolerances(1e-9, 1e-9);
         for (name, [data, tails]) in [
             ("vp-trig", gmm_error(VpTrig, dopri()).0),
             ("vp-linear", gmm_error(VpLinear::default(), dopri()).0),
         ] {
-            assert!(data.max(tails) < 1e-6, "{name} dopri5 1e-9: {data:e}, {tails:e}");
+            assert!(
+                data.max(tails) < 1e-6,
+                "{name} dopri5 1e-9: {data:e}, {tails:e}"
+            );
         }
     }
 
@@ -382,7 +395,10 @@ mod tests {
                 })
                 .sum::<f64>()
                 / (n as f64).sqrt();
-            assert!(pooled.abs() < 4.0, "K = {probes}: biased, pooled z = {pooled}");
+            assert!(
+                pooled.abs() < 4.0,
+                "K = {probes}: biased, pooled z = {pooled}"
+            );
         }
         let rms = |e: &[f64]| mean(&e.iter().map(|v| v * v).collect::<Vec<_>>()).sqrt();
         let logs: Vec<f64> = one
@@ -403,7 +419,10 @@ mod tests {
     fn bits_per_dim_and_bad_options() {
         // Truth: BPD = NLL/(d ln 2) + offset by definition; a zero-probe estimator, points of the
         // wrong dimension and a wrong-length log p0 are named errors.
-        assert!((bits_per_dim(2.0 * std::f64::consts::LN_2, 2, Dequantization::None) - 1.0).abs() < 1e-15);
+        assert!(
+            (bits_per_dim(2.0 * std::f64::consts::LN_2, 2, Dequantization::None) - 1.0).abs()
+                < 1e-15
+        );
         assert_eq!(bits_per_dim(0.0, 3, Dequantization::SignedByte), 7.0);
         assert_eq!(bits_per_dim(0.0, 3, Dequantization::UnsignedByte), 8.0);
         let field = GmmField::new(three_component(), CondOt::default());
@@ -412,7 +431,10 @@ mod tests {
         let zero = Likelihood::default()
             .divergence(DivergenceEstimator::Hutchinson { probes: 0, seed: 0 })
             .log_density(&field, &x, 1.0, 0.0, log_p0);
-        assert!(matches!(zero, Err(Error::InvalidOption { name: "probes", .. })));
+        assert!(matches!(
+            zero,
+            Err(Error::InvalidOption { name: "probes", .. })
+        ));
         let wide = Matrix::zeros(3, 5);
         assert!(matches!(
             Likelihood::default().log_density(&field, &wide, 1.0, 0.0, log_p0),

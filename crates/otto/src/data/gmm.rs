@@ -181,6 +181,21 @@ impl GaussianMixture {
         Self::isotropic(&[1.0], &Matrix::zeros(1, dim), 1.0).expect("valid for dim ≥ 1")
     }
 
+    /// The law of `x + σ ε`, x from this mixture and ε ~ N(0, I) independent:
+    /// `Σ_k w_k N(m_k, S_k + σ² I)`.
+    pub fn convolved(&self, sigma: f64) -> Result<Self> {
+        let covariances: Vec<Matrix> = self
+            .covariances
+            .iter()
+            .map(|s| {
+                Matrix::from_fn(self.dim(), self.dim(), |i, j| {
+                    s.get(i, j) + if i == j { sigma * sigma } else { 0.0 }
+                })
+            })
+            .collect();
+        Self::new(&self.weights, &self.means, &covariances)
+    }
+
     /// Reads a mixture from a JSON document
     /// `{"weights": [w_1, …], "means": [[m_11, …], …], "covariances": [[[S_1 row 1], …], …]}`
     /// (K weights, K means of length d, K covariances d×d, any d), validated by
@@ -206,15 +221,14 @@ impl GaussianMixture {
 
     /// Reads a mixture from a JSON file in the format of [`GaussianMixture::from_json_str`]; the
     /// error names the file and the problem.
-    pub fn from_json_file(
-        path: impl AsRef<Path>,
-    ) -> std::result::Result<Self, MixtureFileError> {
+    pub fn from_json_file(path: impl AsRef<Path>) -> std::result::Result<Self, MixtureFileError> {
         let path = path.as_ref();
         let fail = |error| MixtureFileError {
             path: path.to_path_buf(),
             error,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(MixtureJsonError::Unreadable(e)))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| fail(MixtureJsonError::Unreadable(e)))?;
         Self::from_json_str(&text).map_err(fail)
     }
 
@@ -498,8 +512,13 @@ pub(crate) mod tests {
             GaussianMixture::from_json_str(&doc.to_string()).unwrap(),
             gmm
         );
-        let base = r#""means": [[0, 0], [1, 1]], "covariances": [[[1, 0], [0, 1]], [[1, 0], [0, 1]]]"#;
-        let err = |text: &str| GaussianMixture::from_json_str(text).unwrap_err().to_string();
+        let base =
+            r#""means": [[0, 0], [1, 1]], "covariances": [[[1, 0], [0, 1]], [[1, 0], [0, 1]]]"#;
+        let err = |text: &str| {
+            GaussianMixture::from_json_str(text)
+                .unwrap_err()
+                .to_string()
+        };
         assert!(
             err(&format!(r#"{{"weights": [0.5, 0.6], {base}}}"#)).contains("sum"),
             "weights"
@@ -511,7 +530,9 @@ pub(crate) mod tests {
         let unknown = format!(r#"{{"weights": [0.5, 0.5], "mean": [], {base}}}"#);
         assert!(err(&unknown).contains("unknown field"), "{}", err(&unknown));
         let missing = GaussianMixture::from_json_file("/nonexistent/mixture.json").unwrap_err();
-        assert!(missing.to_string().starts_with("/nonexistent/mixture.json: cannot read"));
+        assert!(missing
+            .to_string()
+            .starts_with("/nonexistent/mixture.json: cannot read"));
     }
 
     #[test]

@@ -219,6 +219,14 @@ impl Dataset {
         }
     }
 
+    /// The built-in distribution behind the data set (`None` for the rows of a file).
+    pub fn toy(&self) -> Option<Toy> {
+        match self {
+            Dataset::Toy(toy) | Dataset::Finite { toy, .. } => Some(*toy),
+            Dataset::Rows { .. } => None,
+        }
+    }
+
     /// `n` points to push through a trained model (evaluation, plots): fresh points of a built-in
     /// distribution — also when training saw a finite set of it — or a file's training rows drawn
     /// with replacement.

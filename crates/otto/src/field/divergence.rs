@@ -36,9 +36,7 @@ pub trait Divergence: VectorField {
         assert!(!probes.is_empty(), "Hutchinson's estimator needs a probe");
         let weight = 1.0 / probes.len() as f64;
         quadratic_forms(self, t, x, probes.len(), weight, out, |k, tangent| {
-            tangent
-                .as_mut_slice()
-                .copy_from_slice(probes[k].as_slice())
+            tangent.as_mut_slice().copy_from_slice(probes[k].as_slice())
         });
     }
 }

@@ -175,7 +175,11 @@ mod tests {
         .unwrap();
         let (n, d) = x.shape();
         let fields = [
-            NetworkField::new(Mlp::new(config, 3).unwrap(), Parameterization::Velocity, None),
+            NetworkField::new(
+                Mlp::new(config, 3).unwrap(),
+                Parameterization::Velocity,
+                None,
+            ),
             NetworkField::new(
                 Mlp::new(config, 4).unwrap(),
                 Parameterization::Noise,

@@ -288,7 +288,10 @@ mod tests {
                 let truth = cov.get(j, j);
                 let se = (truth / n as f64).sqrt();
                 assert!((m - truth_mean[j]).abs() < 5.0 * se, "{toy}: mean {m}");
-                assert!((v - truth).abs() < 0.016 * truth, "{toy}: variance {v} vs {truth}");
+                assert!(
+                    (v - truth).abs() < 0.016 * truth,
+                    "{toy}: variance {v} vs {truth}"
+                );
             }
         }
         assert!(Toy::Moons.mixture().is_none());
