@@ -9,6 +9,7 @@ mod data;
 mod demo;
 mod eval;
 mod flow;
+mod likelihood;
 mod npy;
 mod ot;
 mod ot_demo;
@@ -17,6 +18,7 @@ mod plot_run;
 mod report;
 mod sample;
 mod samplers;
+mod schedule;
 mod solvers;
 mod train;
 
@@ -46,6 +48,8 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Sample quality of a trained run: W2, MMD, energy distance, NPE.
     Eval(eval::EvalArgs),
+    /// Log-density of points under a trained run or a Gaussian mixture, through the probability-flow ODE.
+    Likelihood(likelihood::LikelihoodArgs),
     /// PNGs of a trained run: samples, trajectories, vector field, loss.
     Plot(plot_run::PlotArgs),
     /// Points of a built-in data set, written to a .npy file.
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Likelihood(args) => likelihood::run(args),
         Command::Plot(args) => plot_run::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Solvers(args) => solvers::run(args),

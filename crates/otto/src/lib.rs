@@ -14,6 +14,7 @@ pub mod coupling;
 pub mod data;
 pub mod error;
 pub mod field;
+pub mod likelihood;
 pub mod metric;
 pub mod network;
 pub mod objective;

@@ -4,6 +4,7 @@
 //! (MATH.md §1). The last one is what [`crate::field::oracle::GmmField`] integrates.
 
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
+use std::path::{Path, PathBuf};
 
 use nalgebra::{Cholesky, DMatrix};
 use otto_ot::Matrix;
@@ -17,6 +18,31 @@ use crate::error::{check_finite, Error, Result};
 /// How far the mixture weights may sum from one (absolute) before [`GaussianMixture::new`] refuses
 /// them; weights within it are rescaled to sum to one exactly.
 pub const WEIGHT_SUM_TOLERANCE: f64 = 1e-9;
+
+/// Why a JSON description of a Gaussian mixture is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MixtureJsonError {
+    /// The file cannot be read.
+    #[error("cannot read the file: {0}")]
+    Unreadable(std::io::Error),
+    /// The text is not a JSON object with exactly the three expected arrays.
+    #[error("not a Gaussian-mixture document ({0}); expected {{\"weights\": [..], \"means\": [[..]], \"covariances\": [[[..]]]}}")]
+    Format(String),
+    /// The arrays do not describe a valid mixture (ragged rows, weights not summing to one, a
+    /// covariance that is not symmetric positive definite, …).
+    #[error(transparent)]
+    Invalid(#[from] Error),
+}
+
+/// A [`MixtureJsonError`] in a named file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {error}", path.display())]
+pub struct MixtureFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub error: MixtureJsonError,
+}
 
 /// A Gaussian mixture `p(x) = Σ_k w_k N(x; m_k, S_k)` with K components in dimension d.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +148,19 @@ impl GaussianMixture {
     /// torchcfm's `8gaussians` as a mixture (the same law as [`crate::data::Toy::EightGaussians`]):
     /// equal weights, means 5·{(±1, 0), (0, ±1), (±1/√2, ±1/√2)}, covariance √0.1·I.
     pub fn eight_gaussians() -> Self {
+        Self::octagon(5.0, 0.1f64.sqrt())
+    }
+
+    /// The torchcfm runner's `8gaussians` as a mixture (the same law as
+    /// [`crate::data::Toy::DsbEightGaussians`]): equal weights, means on the circle of radius 12 at
+    /// the vertices of the octagon, covariance 1.5²·I.
+    pub fn dsb_eight_gaussians() -> Self {
+        Self::octagon(12.0, 1.5 * 1.5)
+    }
+
+    /// The equal mixture of N(radius·c, variance·I) over the octagon's vertices c in torchcfm's
+    /// order (±1, 0), (0, ±1), (±1/√2, ±1/√2).
+    fn octagon(radius: f64, variance: f64) -> Self {
         let r = FRAC_1_SQRT_2;
         let centres = [
             [1.0, 0.0],
@@ -133,8 +172,64 @@ impl GaussianMixture {
             [-r, r],
             [-r, -r],
         ];
-        let means = Matrix::from_fn(8, 2, |k, j| 5.0 * centres[k][j]);
-        Self::isotropic(&[0.125; 8], &means, 0.1f64.sqrt()).expect("valid by construction")
+        let means = Matrix::from_fn(8, 2, |k, j| radius * centres[k][j]);
+        Self::isotropic(&[0.125; 8], &means, variance).expect("valid by construction")
+    }
+
+    /// The standard normal N(0, I_d) as a one-component mixture.
+    pub fn standard_normal(dim: usize) -> Self {
+        Self::isotropic(&[1.0], &Matrix::zeros(1, dim), 1.0).expect("valid for dim ≥ 1")
+    }
+
+    /// The law of `x + σ ε`, x from this mixture and ε ~ N(0, I) independent:
+    /// `Σ_k w_k N(m_k, S_k + σ² I)`.
+    pub fn convolved(&self, sigma: f64) -> Result<Self> {
+        let covariances: Vec<Matrix> = self
+            .covariances
+            .iter()
+            .map(|s| {
+                Matrix::from_fn(self.dim(), self.dim(), |i, j| {
+                    s.get(i, j) + if i == j { sigma * sigma } else { 0.0 }
+                })
+            })
+            .collect();
+        Self::new(&self.weights, &self.means, &covariances)
+    }
+
+    /// Reads a mixture from a JSON document
+    /// `{"weights": [w_1, …], "means": [[m_11, …], …], "covariances": [[[S_1 row 1], …], …]}`
+    /// (K weights, K means of length d, K covariances d×d, any d), validated by
+    /// [`GaussianMixture::new`]. Unknown keys are refused.
+    pub fn from_json_str(text: &str) -> std::result::Result<Self, MixtureJsonError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Document {
+            weights: Vec<f64>,
+            means: Vec<Vec<f64>>,
+            covariances: Vec<Vec<Vec<f64>>>,
+        }
+        let doc: Document =
+            serde_json::from_str(text).map_err(|e| MixtureJsonError::Format(e.to_string()))?;
+        let means = Matrix::from_rows(&doc.means)?;
+        let covariances = doc
+            .covariances
+            .iter()
+            .map(|rows| Matrix::from_rows(rows))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::new(&doc.weights, &means, &covariances)?)
+    }
+
+    /// Reads a mixture from a JSON file in the format of [`GaussianMixture::from_json_str`]; the
+    /// error names the file and the problem.
+    pub fn from_json_file(path: impl AsRef<Path>) -> std::result::Result<Self, MixtureFileError> {
+        let path = path.as_ref();
+        let fail = |error| MixtureFileError {
+            path: path.to_path_buf(),
+            error,
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| fail(MixtureJsonError::Unreadable(e)))?;
+        Self::from_json_str(&text).map_err(fail)
     }
 
     /// The number of components K.
@@ -261,20 +356,14 @@ impl NoisedMixture<'_> {
     pub(crate) fn posterior(&self, x: &[f64], z: &mut [f64], gamma: &mut [f64]) -> f64 {
         let d = x.len();
         for (k, (zk, g)) in z.chunks_exact_mut(d).zip(gamma.iter_mut()).enumerate() {
-            let l = &self.factors[k * d * d..(k + 1) * d * d];
             let m = self.mixture.means.row(k);
-            // Forward substitution L y = x − α m (y stored in zk), then ‖y‖² = rᵀ Σ⁻¹ r.
-            let mut quad = 0.0;
-            for a in 0..d {
-                let dot: f64 = (0..a).map(|b| l[a * d + b] * zk[b]).sum();
-                zk[a] = (x[a] - self.alpha * m[a] - dot) / l[a * d + a];
-                quad += zk[a] * zk[a];
+            for (a, r) in zk.iter_mut().enumerate() {
+                *r = x[a] - self.alpha * m[a];
             }
-            // Back substitution Lᵀ z = y, in place.
-            for a in (0..d).rev() {
-                let dot: f64 = (a + 1..d).map(|b| l[b * d + a] * zk[b]).sum();
-                zk[a] = (zk[a] - dot) / l[a * d + a];
-            }
+            // y = L⁻¹ (x − α m), so ‖y‖² = rᵀ Σ⁻¹ r; then z = L⁻ᵀ y.
+            self.forward_substitute(k, zk);
+            let quad: f64 = zk.iter().map(|y| y * y).sum();
+            self.back_substitute(k, zk);
             *g = self.log_normalizers[k] - 0.5 * quad;
         }
         let top = gamma.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -282,6 +371,32 @@ impl NoisedMixture<'_> {
         let log_p = top + total.ln();
         gamma.iter_mut().for_each(|g| *g = (*g - log_p).exp());
         log_p
+    }
+
+    /// `r ← Σ_k⁻¹ r` for component k (two triangular solves with its Cholesky factor).
+    pub(crate) fn solve(&self, k: usize, r: &mut [f64]) {
+        self.forward_substitute(k, r);
+        self.back_substitute(k, r);
+    }
+
+    /// `r ← L_k⁻¹ r`, L_k the lower Cholesky factor of Σ_k (forward substitution).
+    fn forward_substitute(&self, k: usize, r: &mut [f64]) {
+        let d = r.len();
+        let l = &self.factors[k * d * d..(k + 1) * d * d];
+        for a in 0..d {
+            let dot: f64 = (0..a).map(|b| l[a * d + b] * r[b]).sum();
+            r[a] = (r[a] - dot) / l[a * d + a];
+        }
+    }
+
+    /// `r ← L_k⁻ᵀ r` (back substitution).
+    fn back_substitute(&self, k: usize, r: &mut [f64]) {
+        let d = r.len();
+        let l = &self.factors[k * d * d..(k + 1) * d * d];
+        for a in (0..d).rev() {
+            let dot: f64 = (a + 1..d).map(|b| l[b * d + a] * r[b]).sum();
+            r[a] = (r[a] - dot) / l[a * d + a];
+        }
     }
 
     /// `log p(x_i)` for every row of `x`, in parallel over rows.
@@ -380,6 +495,44 @@ pub(crate) mod tests {
         let cov = GaussianMixture::eight_gaussians().covariance();
         assert!((cov.get(0, 0) - (12.5 + 0.1f64.sqrt())).abs() < 1e-12);
         assert!(cov.get(0, 1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn json_documents_round_trip_and_bad_ones_are_named() {
+        // Truth: the document written from `three_component`'s own arrays reads back equal; each
+        // bad document fails with the error that names its problem.
+        let gmm = three_component();
+        let rows = |m: &Matrix| (0..m.rows()).map(|i| m.row(i).to_vec()).collect::<Vec<_>>();
+        let doc = serde_json::json!({
+            "weights": gmm.weights(),
+            "means": rows(gmm.means()),
+            "covariances": gmm.covariances().iter().map(rows).collect::<Vec<_>>(),
+        });
+        assert_eq!(
+            GaussianMixture::from_json_str(&doc.to_string()).unwrap(),
+            gmm
+        );
+        let base =
+            r#""means": [[0, 0], [1, 1]], "covariances": [[[1, 0], [0, 1]], [[1, 0], [0, 1]]]"#;
+        let err = |text: &str| {
+            GaussianMixture::from_json_str(text)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            err(&format!(r#"{{"weights": [0.5, 0.6], {base}}}"#)).contains("sum"),
+            "weights"
+        );
+        let not_spd = r#"{"weights": [1], "means": [[0, 0]], "covariances": [[[1, 2], [2, 1]]]}"#;
+        assert!(err(not_spd).contains("component 0"), "{}", err(not_spd));
+        let ragged = r#"{"weights": [1], "means": [[0, 0]], "covariances": [[[1, 0], [0]]]}"#;
+        assert!(err(ragged).contains("columns"), "{}", err(ragged));
+        let unknown = format!(r#"{{"weights": [0.5, 0.5], "mean": [], {base}}}"#);
+        assert!(err(&unknown).contains("unknown field"), "{}", err(&unknown));
+        let missing = GaussianMixture::from_json_file("/nonexistent/mixture.json").unwrap_err();
+        assert!(missing
+            .to_string()
+            .starts_with("/nonexistent/mixture.json: cannot read"));
     }
 
     #[test]

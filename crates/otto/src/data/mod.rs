@@ -18,7 +18,7 @@ use std::str::FromStr;
 use otto_ot::Matrix;
 
 pub use file::{FileError, Header};
-pub use gmm::GaussianMixture;
+pub use gmm::{GaussianMixture, MixtureFileError, MixtureJsonError};
 pub use split::{Split, SplitError, TestSize, TrainTestSplit};
 pub use toy::{ParseToyError, Toy};
 
@@ -216,6 +216,14 @@ impl Dataset {
             Dataset::Finite { train, .. } | Dataset::Rows { train, .. } => {
                 split::bootstrap(train, n, seed).expect("a training set holds at least one row")
             }
+        }
+    }
+
+    /// The built-in distribution behind the data set (`None` for the rows of a file).
+    pub fn toy(&self) -> Option<Toy> {
+        match self {
+            Dataset::Toy(toy) | Dataset::Finite { toy, .. } => Some(*toy),
+            Dataset::Rows { .. } => None,
         }
     }
 

@@ -2,9 +2,12 @@
 //! and path, or a closed-form oracle. Batched: `x` holds one point per row, `out` has the same
 //! shape. Time runs from t = 0 (source) to t = 1 (target).
 
+pub mod divergence;
 pub mod model;
 pub mod oracle;
 
+pub use divergence::Divergence;
+pub use model::NetworkField;
 pub use oracle::GmmField;
 
 use otto_ot::Matrix;

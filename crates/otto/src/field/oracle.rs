@@ -5,7 +5,7 @@
 use otto_ot::Matrix;
 use rayon::prelude::*;
 
-use super::{Denoiser, ScoreField, VectorField};
+use super::{Denoiser, Divergence, ScoreField, VectorField};
 use crate::data::gmm::{GaussianMixture, NoisedMixture};
 use crate::path::{Level, Schedule};
 
@@ -66,44 +66,106 @@ impl<S: Schedule> GmmField<S> {
             .collect()
     }
 
-    /// Writes `Σ_k γ_k (c_k + M_k z_k)` for every row of `x` into `out`, with `(c_k, M_k)` =
-    /// `terms(k, m_k)` (M_k d×d row-major).
-    fn mix(
+    /// The terms `(c_k, M_k) = terms(k, m_k)` of every component.
+    fn terms(&self, terms: impl Fn(usize, &[f64]) -> (Vec<f64>, Vec<f64>)) -> Terms {
+        let (offsets, maps) = (0..self.mixture.components())
+            .map(|c| terms(c, self.mixture.means().row(c)))
+            .unzip();
+        Terms { offsets, maps }
+    }
+
+    /// The velocity's terms `c_k = α̇_t m_k`, `M_k = α̇_t α_t S_k + σ̇_t σ_t I`.
+    fn velocity_terms(&self, t: f64) -> Terms {
+        let s = &self.schedule;
+        let (alpha, d_alpha) = (s.alpha(t), s.d_alpha(t));
+        let sigma_d_sigma = s.sigma_d_sigma(t);
+        self.terms(|k, m| {
+            (
+                m.iter().map(|v| d_alpha * v).collect(),
+                self.scaled_cov(k, d_alpha * alpha, sigma_d_sigma),
+            )
+        })
+    }
+
+    /// Writes `Σ_k γ_k (c_k + M_k z_k)` for every row of `x` into `out`, the mixture seen at
+    /// `level`'s α and σ.
+    fn mix(&self, level: &Level, x: &Matrix, out: &mut Matrix, terms: &Terms) {
+        self.rows(level, x, x, out, terms, |_, row, _, o| {
+            o.fill(0.0);
+            for (g, w) in row.gamma.iter().zip(row.values.chunks_exact(o.len())) {
+                o.iter_mut().zip(w).for_each(|(o, w)| *o += g * w);
+            }
+        });
+    }
+
+    /// Runs `f(noised, row, v_i, out_i)` on every row i in parallel, after writing into `row` the
+    /// posterior of x_i (z_k, γ_k) and the component values `w_k = c_k + M_k z_k`.
+    fn rows(
         &self,
         level: &Level,
         x: &Matrix,
+        v: &Matrix,
         out: &mut Matrix,
-        terms: impl Fn(usize, &[f64]) -> (Vec<f64>, Vec<f64>),
+        terms: &Terms,
+        f: impl Fn(&NoisedMixture<'_>, &mut Row, &[f64], &mut [f64]) + Sync,
     ) {
         let (k, d) = (self.mixture.components(), self.mixture.dim());
         assert!(
-            x.cols() == d && out.shape() == x.shape(),
-            "oracle field in dimension {d}: x is {:?}, out is {:?}",
+            x.cols() == d && out.shape() == x.shape() && v.shape() == x.shape(),
+            "oracle field in dimension {d}: x is {:?}, v is {:?}, out is {:?}",
             x.shape(),
+            v.shape(),
             out.shape()
         );
         let noised = self.mixture.noised(level.alpha, level.sigma);
-        let (offsets, maps): (Vec<_>, Vec<_>) = (0..k)
-            .map(|c| terms(c, self.mixture.means().row(c)))
-            .unzip();
         out.as_mut_slice()
             .par_chunks_mut(d)
-            .zip(x.as_slice().par_chunks(d))
+            .zip(x.as_slice().par_chunks(d).zip(v.as_slice().par_chunks(d)))
             .for_each_init(
-                || (vec![0.0; k * d], vec![0.0; k]),
-                |(z, gamma), (o, row)| {
-                    noised.posterior(row, z, gamma);
-                    o.fill(0.0);
+                || Row::new(k, d),
+                |row, (o, (xi, vi))| {
+                    noised.posterior(xi, &mut row.z, &mut row.gamma);
                     for c in 0..k {
-                        let (zc, m) = (&z[c * d..(c + 1) * d], &maps[c]);
-                        for a in 0..d {
-                            let mz: f64 = (0..d).map(|b| m[a * d + b] * zc[b]).sum();
-                            o[a] += gamma[c] * (offsets[c][a] + mz);
+                        let z = &row.z[c * d..(c + 1) * d];
+                        let w = &mut row.values[c * d..(c + 1) * d];
+                        for (a, w) in w.iter_mut().enumerate() {
+                            *w = terms.offsets[c][a] + dot(&terms.maps[c][a * d..(a + 1) * d], z);
                         }
                     }
+                    f(&noised, row, vi, o);
                 },
             );
     }
+}
+
+/// The terms `(c_k, M_k)` of a mixture sum `Σ_k γ_k (c_k + M_k z_k)`, M_k d×d row-major.
+struct Terms {
+    offsets: Vec<Vec<f64>>,
+    maps: Vec<Vec<f64>>,
+}
+
+/// Per-row scratch of the mixture sums: z_k, γ_k, w_k = c_k + M_k z_k and Σ_k⁻¹ v (K·d each,
+/// component-major, except γ: K).
+struct Row {
+    z: Vec<f64>,
+    gamma: Vec<f64>,
+    values: Vec<f64>,
+    solved: Vec<f64>,
+}
+
+impl Row {
+    fn new(k: usize, d: usize) -> Self {
+        Self {
+            z: vec![0.0; k * d],
+            gamma: vec![0.0; k],
+            values: vec![0.0; k * d],
+            solved: vec![0.0; k * d],
+        }
+    }
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 impl<S: Schedule> VectorField for GmmField<S> {
@@ -112,15 +174,8 @@ impl<S: Schedule> VectorField for GmmField<S> {
     }
 
     fn velocity(&self, t: f64, x: &Matrix, out: &mut Matrix) {
-        let s = &self.schedule;
-        let (alpha, d_alpha) = (s.alpha(t), s.d_alpha(t));
-        let sigma_d_sigma = s.sigma_d_sigma(t);
-        self.mix(&Level::at(s, t), x, out, |k, m| {
-            (
-                m.iter().map(|v| d_alpha * v).collect(),
-                self.scaled_cov(k, d_alpha * alpha, sigma_d_sigma),
-            )
-        });
+        let level = Level::at(&self.schedule, t);
+        self.mix(&level, x, out, &self.velocity_terms(t));
     }
 }
 
@@ -131,9 +186,8 @@ impl<S: Schedule> Denoiser for GmmField<S> {
 
     /// `E[x1 | α x1 + σ x0 = x]` at the level's α and σ (independent of its t).
     fn denoise(&self, level: &Level, x: &Matrix, out: &mut Matrix) {
-        self.mix(level, x, out, |k, m| {
-            (m.to_vec(), self.scaled_cov(k, level.alpha, 0.0))
-        });
+        let terms = self.terms(|k, m| (m.to_vec(), self.scaled_cov(k, level.alpha, 0.0)));
+        self.mix(level, x, out, &terms);
     }
 
     fn schedule(&self) -> &dyn Schedule {
@@ -144,8 +198,39 @@ impl<S: Schedule> Denoiser for GmmField<S> {
 impl<S: Schedule> ScoreField for GmmField<S> {
     fn score(&self, t: f64, x: &Matrix, out: &mut Matrix) {
         let d = self.mixture.dim();
-        self.mix(&Level::at(&self.schedule, t), x, out, |k, _| {
-            (vec![0.0; d], self.scaled_cov(k, 0.0, -1.0))
+        let terms = self.terms(|k, _| (vec![0.0; d], self.scaled_cov(k, 0.0, -1.0)));
+        self.mix(&Level::at(&self.schedule, t), x, out, &terms);
+    }
+}
+
+impl<S: Schedule> Divergence for GmmField<S> {
+    /// The analytic JVP of `u = Σ_k γ_k w_k`, `w_k = c_k + M_k z_k`: with
+    /// `∂z_k/∂x = Σ_k(t)⁻¹` and `∇γ_k = γ_k (z̄ − z_k)`, `z̄ = Σ_j γ_j z_j` (the derivative of the
+    /// softmax of the log-densities `−½ rᵀ Σ_k⁻¹ r`),
+    /// `J v = Σ_k γ_k [M_k Σ_k(t)⁻¹ v + w_k (z̄ − z_k)·v]`.
+    fn jvp(&self, t: f64, x: &Matrix, v: &Matrix, out: &mut Matrix) {
+        let terms = self.velocity_terms(t);
+        let level = Level::at(&self.schedule, t);
+        self.rows(&level, x, v, out, &terms, |noised, row, v, o| {
+            let d = v.len();
+            let mean_zv: f64 = row
+                .gamma
+                .iter()
+                .zip(row.z.chunks_exact(d))
+                .map(|(g, z)| g * dot(z, v))
+                .sum();
+            o.fill(0.0);
+            for (c, g) in row.gamma.iter().enumerate() {
+                let span = c * d..(c + 1) * d;
+                let solved = &mut row.solved[span.clone()];
+                solved.copy_from_slice(v);
+                noised.solve(c, solved);
+                let shift = mean_zv - dot(&row.z[span.clone()], v);
+                let (map, w) = (&terms.maps[c], &row.values[span]);
+                for (a, o) in o.iter_mut().enumerate() {
+                    *o += g * (dot(&map[a * d..(a + 1) * d], solved) + w[a] * shift);
+                }
+            }
         });
     }
 }
@@ -265,6 +350,60 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn check_jvp<S: Schedule>(name: &str, schedule: S) {
+        // Truth: central differences of the velocity along v, (u(x + hv) − u(x − hv))/(2h) with
+        // h = 1e-5: truncation h²|∂³u|/6 ≲ 1e-9 for these O(1) fields, round-off
+        // ≈ 1e-16·|u|/h ≈ 1e-10. Tolerance 1e-6 relative to max(1, |Jv|). The divergence is
+        // checked the same way against the sum of the differences along the unit vectors.
+        let field = GmmField::new(three_component(), schedule);
+        let x = points();
+        let (n, d) = x.shape();
+        let v = Matrix::from_fn(n, d, |i, j| ((i * d + j) as f64 * 0.7).sin() + 0.2);
+        let h = 1e-5;
+        let along = |t: f64, dir: &Matrix| {
+            let shifted = |s: f64| {
+                let y = Matrix::from_fn(n, d, |i, j| x.get(i, j) + s * dir.get(i, j));
+                let mut u = Matrix::zeros(n, d);
+                field.velocity(t, &y, &mut u);
+                u
+            };
+            let (up, down) = (shifted(h), shifted(-h));
+            Matrix::from_fn(n, d, |i, j| (up.get(i, j) - down.get(i, j)) / (2.0 * h))
+        };
+        for t in [0.05, 0.3, 0.7, 0.95] {
+            let mut jv = Matrix::zeros(n, d);
+            field.jvp(t, &x, &v, &mut jv);
+            let fd = along(t, &v);
+            for (a, b) in jv.as_slice().iter().zip(fd.as_slice()) {
+                assert!(
+                    (a - b).abs() < 1e-6 * b.abs().max(1.0),
+                    "{name} t={t}: JVP {a} vs fd {b}"
+                );
+            }
+            let mut div = vec![0.0; n];
+            field.divergence(t, &x, &mut div);
+            let mut fd_div = vec![0.0; n];
+            for j in 0..d {
+                let e = Matrix::from_fn(n, d, |_, c| if c == j { 1.0 } else { 0.0 });
+                let column = along(t, &e);
+                (0..n).for_each(|i| fd_div[i] += column.get(i, j));
+            }
+            for (a, b) in div.iter().zip(&fd_div) {
+                assert!(
+                    (a - b).abs() < 1e-6 * b.abs().max(1.0),
+                    "{name} t={t}: divergence {a} vs fd {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn jvp_and_divergence_match_finite_differences() {
+        check_jvp("cond-ot", CondOt::new(1e-3).unwrap());
+        check_jvp("vp-trig", VpTrig);
+        check_jvp("vp-linear", VpLinear::default());
     }
 
     #[test]

@@ -79,6 +79,44 @@ pub trait Schedule: Send + Sync {
     }
 }
 
+/// A boxed schedule is a schedule (so that `GmmField<Box<dyn Schedule>>` takes one chosen at run
+/// time, e.g. by [`ScheduleKind::build`]); every method forwards, overrides included.
+impl<S: Schedule + ?Sized> Schedule for Box<S> {
+    fn alpha(&self, t: f64) -> f64 {
+        (**self).alpha(t)
+    }
+    fn sigma(&self, t: f64) -> f64 {
+        (**self).sigma(t)
+    }
+    fn d_alpha(&self, t: f64) -> f64 {
+        (**self).d_alpha(t)
+    }
+    fn d_sigma(&self, t: f64) -> f64 {
+        (**self).d_sigma(t)
+    }
+    fn sigma_d_sigma(&self, t: f64) -> f64 {
+        (**self).sigma_d_sigma(t)
+    }
+    fn log_snr(&self, t: f64) -> f64 {
+        (**self).log_snr(t)
+    }
+    fn d_log_snr(&self, t: f64) -> f64 {
+        (**self).d_log_snr(t)
+    }
+    fn time_of_log_snr(&self, lambda: f64) -> f64 {
+        (**self).time_of_log_snr(lambda)
+    }
+    fn drift(&self, t: f64) -> f64 {
+        (**self).drift(t)
+    }
+    fn diffusion(&self, t: f64) -> f64 {
+        (**self).diffusion(t)
+    }
+    fn sampling_interval(&self) -> (f64, f64) {
+        (**self).sampling_interval()
+    }
+}
+
 /// A schedule evaluated at one time: the noise level of a sampler's grid. `sigma = 0` is the
 /// data end (the final step of a diffusion sampler returns the denoised x̂1 there).
 #[derive(Debug, Clone, Copy, PartialEq)]

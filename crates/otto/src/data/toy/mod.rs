@@ -28,6 +28,8 @@ use otto_ot::Matrix;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::GaussianMixture;
+
 /// A built-in data set. All are 2-D except [`Toy::Gaussian`], which has any dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Toy {
@@ -129,6 +131,18 @@ impl Toy {
         match self {
             Toy::Gaussian { dim } => *dim,
             _ => 2,
+        }
+    }
+
+    /// The data set's law as a Gaussian mixture, when it is one: `gaussian:d` (N(0, I_d)),
+    /// `8gaussians` and `dsb-8gaussians`; `None` for the others, whose densities otto does not
+    /// know in closed form.
+    pub fn mixture(&self) -> Option<GaussianMixture> {
+        match self {
+            Toy::Gaussian { dim } => Some(GaussianMixture::standard_normal(*dim)),
+            Toy::EightGaussians => Some(GaussianMixture::eight_gaussians()),
+            Toy::DsbEightGaussians => Some(GaussianMixture::dsb_eight_gaussians()),
+            _ => None,
         }
     }
 
@@ -256,6 +270,31 @@ mod tests {
             }
             assert_ne!(toy.sample(50, 1), toy.sample(50, 2), "{toy}");
         }
+    }
+
+    #[test]
+    fn mixtures_have_the_moments_of_the_samples() {
+        // Truth: the sample moments of n = 200 000 draws of the generator. The standard error
+        // of a mean is √(v/n), of a variance v·√((κ − 1)/n) with kurtosis κ ≤ 3 here (Gaussian
+        // or a mixture of two-sided bumps), i.e. ≤ 0.0032 v; tolerance 5 s.e.
+        for toy in all() {
+            let Some(mixture) = toy.mixture() else {
+                continue;
+            };
+            let n = 200_000;
+            let (mean, var) = moments(&toy.sample(n, 3));
+            let (truth_mean, cov) = (mixture.mean(), mixture.covariance());
+            for (j, (m, v)) in mean.iter().zip(&var).enumerate() {
+                let truth = cov.get(j, j);
+                let se = (truth / n as f64).sqrt();
+                assert!((m - truth_mean[j]).abs() < 5.0 * se, "{toy}: mean {m}");
+                assert!(
+                    (v - truth).abs() < 0.016 * truth,
+                    "{toy}: variance {v} vs {truth}"
+                );
+            }
+        }
+        assert!(Toy::Moons.mixture().is_none());
     }
 
     #[test]
