@@ -100,8 +100,14 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs) -> Result<Solution> {
         .levels(args.solver, &denoiser, args.steps, true)?;
     // The prior at the first level: x = σ_0 z (the α_0 x1 part is negligible where σ_0 ≫ α_0).
     let x = Matrix::from_fn(x0.rows(), x0.cols(), |i, j| levels[0].sigma * x0.get(i, j));
-    args.diffusion
-        .run(args.solver, &denoiser, &x, &levels, args.seed, Record::Final)
+    args.diffusion.run(
+        args.solver,
+        &denoiser,
+        &x,
+        &levels,
+        args.seed,
+        Record::Final,
+    )
 }
 
 pub fn run(args: SampleArgs) -> Result<()> {

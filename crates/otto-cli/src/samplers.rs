@@ -7,8 +7,8 @@ use clap::{Args, ValueEnum};
 use otto::field::{Denoiser, VectorField};
 use otto::path::Level;
 use otto::sampler::{
-    Ddim, Discretization, DpmSolverPp, DpmVariant, EdmHeun, Method, OdeSolver,
-    PredictorCorrector, Record, Solution, TimeGrid,
+    Ddim, Discretization, DpmSolverPp, DpmVariant, EdmHeun, Method, OdeSolver, PredictorCorrector,
+    Record, Solution, TimeGrid,
 };
 use otto_ot::Matrix;
 
@@ -69,16 +69,6 @@ impl Solver {
             Solver::Rk4 => Some(Method::Rk4),
             Solver::Dopri5 => Some(Method::Dopri5),
             _ => None,
-        }
-    }
-
-    /// Whether the sampler draws noise.
-    pub fn is_stochastic(&self, options: &DiffusionOptions) -> bool {
-        match self {
-            Solver::Ddim => options.eta > 0.0,
-            Solver::EdmHeun | Solver::EdmEuler => options.churn > 0.0,
-            Solver::Dpmpp2mSde | Solver::Em | Solver::Pc => true,
-            _ => false,
         }
     }
 }
