@@ -60,6 +60,19 @@ impl Solver {
             .unwrap_or_default()
     }
 
+    /// The order of a deterministic sampler's global error (None for the stochastic ones).
+    pub fn order(&self) -> Option<usize> {
+        match self {
+            Solver::Euler | Solver::Ddim | Solver::Dpmpp1 | Solver::EdmEuler => Some(1),
+            Solver::Midpoint | Solver::Heun | Solver::Dpmpp2m | Solver::Dpmpp2s => Some(2),
+            Solver::EdmHeun => Some(2),
+            Solver::Dpmpp3m => Some(3),
+            Solver::Rk4 => Some(4),
+            Solver::Dopri5 => Some(5),
+            Solver::Dpmpp2mSde | Solver::Em | Solver::Pc => None,
+        }
+    }
+
     /// The ODE method, for the solvers that integrate a velocity in t.
     pub fn ode_method(&self) -> Option<Method> {
         match self {

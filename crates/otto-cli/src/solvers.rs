@@ -237,7 +237,7 @@ fn study(args: &SolversArgs, field: &GmmField<Box<dyn Schedule>>) -> Result<()> 
             rows.push(json!({"solver": solver.name(), "steps": n, "nfe": sol.stats.nfe, "max_error": err}));
         }
         let order = convergence_order(&errors, &steps);
-        rows.push(json!({"solver": solver.name(), "fitted_order": order}));
+        rows.push(json!({"solver": solver.name(), "fitted_order": order, "theoretical_order": solver.order()}));
         series.push((format!("{} (order {order:.2})", solver.name()), points));
     }
     let mut points = Vec::new();
@@ -278,7 +278,10 @@ fn study(args: &SolversArgs, field: &GmmField<Box<dyn Schedule>>) -> Result<()> 
     for r in &rows {
         let name = r["solver"].as_str().unwrap_or("");
         if let Some(order) = r["fitted_order"].as_f64() {
-            println!("{name:<10} {:>8} {:>8} {:>14} {order:>8.3}", "", "", "");
+            println!(
+                "{name:<10} {:>8} {:>8} {:>14} {order:>8.3}  (theory {})",
+                "", "", "", r["theoretical_order"]
+            );
         } else {
             let steps = r["steps"].as_u64().map_or_else(
                 || format!("tol {:.0e}", r["tolerance"].as_f64().unwrap_or(0.0)),

@@ -363,9 +363,11 @@ fn demo_writes_plot_metrics_and_arrays() {
 
 #[test]
 fn solvers_reach_their_orders_on_the_oracle_field() {
-    // Truth: the theoretical orders of Euler (1), midpoint and Heun (2) and RK4 (4), measured
-    // against the exact flow of the closed-form Gaussian-mixture field (reference: RK4 at 8192
-    // steps, whose own error the command reports); ±0.15 as in the library tests.
+    // Truth: the theoretical orders of Euler and DDIM (1), midpoint, Heun, DPM-Solver++ 2M/2S
+    // and EDM Heun (2), DPM-Solver++ 3M (3) and RK4 (4), measured against the exact flow of the
+    // closed-form Gaussian-mixture field (reference: RK4 at 8192 steps, whose own error the
+    // command reports); ±0.15 for the ODE solvers as in the library tests, ±0.3 for the
+    // multistep diffusion samplers, whose first, lower-order steps bend the fit at these counts.
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("solvers.png");
     let v = json_of(&otto(&["solvers", "--n", "64", "--png", s(&png), "--json"]));
@@ -374,11 +376,14 @@ fn solvers_reach_their_orders_on_the_oracle_field() {
     for row in v["rows"].as_array().unwrap() {
         if let Some(order) = row["fitted_order"].as_f64() {
             let theory = row["theoretical_order"].as_f64().unwrap();
-            assert!((order - theory).abs() < 0.15, "{row}");
+            let ode =
+                ["euler", "midpoint", "heun", "rk4"].contains(&row["solver"].as_str().unwrap());
+            let tolerance = if ode { 0.15 } else { 0.3 };
+            assert!((order - theory).abs() < tolerance, "{row}");
             seen += 1;
         }
     }
-    assert_eq!(seen, 4);
+    assert_eq!(seen, 9);
     assert!(png.exists());
 }
 
@@ -531,6 +536,16 @@ fn train_sample_eval_plot_end_to_end() {
         assert!(out.join("plots").join(f).exists(), "{f}");
     }
     let em = stderr_of(&otto(&["sample", "--run", s(&out), "--solver", "em"]));
+    assert!(em.contains("affine Gaussian path"), "{em}");
+    let em = stderr_of(&otto(&[
+        "sample",
+        "--run",
+        s(&out),
+        "--solver",
+        "em",
+        "--g",
+        "0.5",
+    ]));
     assert!(em.contains("score"), "{em}");
 }
 
@@ -618,4 +633,158 @@ fn data_writes_the_library_draw_and_names_bad_sets() {
     assert_eq!(values, want.as_slice());
     let err = stderr_of(&otto(&["data", "moon", "--out", s(&out)]));
     assert!(err.contains("'moon'") && err.contains("dsb-moons"), "{err}");
+}
+
+#[test]
+fn diffusion_samplers_on_a_mixture_file_and_a_ddpm_run() {
+    // Truth: EDM Heun with N steps ending at σ = 0 makes 2N − 1 evaluations (Karras et al. 2022);
+    // the end points of a short ddpm run sampled by DPM-Solver++(2M) in 20 steps are closer in W2
+    // to held-out moons than its N(0, I) source is; bad input is one line.
+    let dir = tempfile::tempdir().unwrap();
+    let gmm = dir.path().join("g.json");
+    std::fs::write(
+        &gmm,
+        r#"{"weights": [0.5, 0.5], "means": [[1, 0, 0], [-1, 0.5, 0]],
+            "covariances": [[[0.1, 0, 0], [0, 0.1, 0], [0, 0, 0.1]], [[0.2, 0, 0], [0, 0.2, 0], [0, 0, 0.2]]]}"#,
+    )
+    .unwrap();
+    let end = dir.path().join("end.npy");
+    let v = json_of(&otto(&[
+        "solvers",
+        "--gmm",
+        s(&gmm),
+        "--schedule",
+        "edm",
+        "--solver",
+        "edm-heun",
+        "--steps",
+        "18",
+        "--n",
+        "50",
+        "--out",
+        s(&end),
+        "--json",
+    ]));
+    assert_eq!(v["nfe"], 35);
+    assert_eq!(
+        (v["t_start"].as_f64(), v["t_end"].as_f64()),
+        (Some(0.0), Some(1.0))
+    );
+    let again = json_of(&otto(&[
+        "solvers",
+        "--gmm",
+        s(&gmm),
+        "--schedule",
+        "vp-cosine",
+        "--solver",
+        "dpmpp-3m",
+        "--x0",
+        s(&end),
+        "--steps",
+        "10",
+        "--json",
+    ]));
+    assert_eq!(
+        (again["n"].as_u64(), again["nfe"].as_u64()),
+        (Some(50), Some(10))
+    );
+    let bad = stderr_of(&otto(&["solvers", "--schedule", "vp-cos"]));
+    assert!(bad.contains("vp-cosine, sub-vp, ve, edm"), "{bad}");
+    let bad = stderr_of(&otto(&["solvers", "--solver", "ddim", "--x0", s(&end)]));
+    assert!(bad.contains("dimension 3"), "{bad}");
+
+    let run = dir.path().join("ddpm");
+    let train = otto(&[
+        "train",
+        "--method",
+        "ddpm",
+        "--target",
+        "moons",
+        "--steps",
+        "2000",
+        "--batch",
+        "256",
+        "--quiet",
+        "--out",
+        s(&run),
+    ]);
+    assert!(
+        train.status.success(),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    let samples = dir.path().join("samples.npy");
+    let v = json_of(&otto(&[
+        "sample",
+        "--run",
+        s(&run),
+        "--solver",
+        "dpmpp-2m",
+        "--steps",
+        "20",
+        "--n",
+        "500",
+        "--out",
+        s(&samples),
+        "--json",
+    ]));
+    assert_eq!(v["nfe"], 20);
+    let moons = dir.path().join("moons.npy");
+    let noise = dir.path().join("noise.npy");
+    assert!(otto(&[
+        "data",
+        "moons",
+        "--n",
+        "500",
+        "--seed",
+        "7",
+        "--out",
+        s(&moons)
+    ])
+    .status
+    .success());
+    assert!(otto(&[
+        "data",
+        "gaussian",
+        "--n",
+        "500",
+        "--seed",
+        "8",
+        "--out",
+        s(&noise)
+    ])
+    .status
+    .success());
+    let w2 = |x: &Path| {
+        json_of(&otto(&[
+            "ot",
+            "w2",
+            "--x",
+            s(x),
+            "--y",
+            s(&moons),
+            "--json",
+        ]))["w2"]
+            .as_f64()
+            .unwrap()
+    };
+    let (model, baseline) = (w2(&samples), w2(&noise));
+    assert!(model < 0.6 * baseline, "{model} vs {baseline}");
+    for solver in ["ddim", "edm-heun", "pc", "em", "dpmpp-2m-sde", "dpmpp-2s"] {
+        let v = json_of(&otto(&[
+            "sample",
+            "--run",
+            s(&run),
+            "--solver",
+            solver,
+            "--steps",
+            "10",
+            "--n",
+            "50",
+            "--out",
+            s(&samples),
+            "--json",
+        ]));
+        assert!(v["nfe"].as_u64().unwrap() >= 10, "{solver}: {v}");
+    }
 }
