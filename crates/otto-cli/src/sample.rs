@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use otto::sampler::{Diffusion, EulerMaruyama, Record, Solution};
+use otto::sampler::{Diffusion, EulerMaruyama, Solution};
 use otto::train::{RunDir, TrainedRun};
 use otto_ot::Matrix;
 
@@ -73,7 +73,6 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs) -> Result<Solution> {
             t1,
             args.steps,
             (args.atol, args.rtol),
-            Record::Final,
         );
     }
     if let (Solver::Em, Some(g)) = (args.solver, args.g) {
@@ -100,14 +99,8 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs) -> Result<Solution> {
         .levels(args.solver, &denoiser, args.steps, true)?;
     // The prior at the first level: x = σ_0 z (the α_0 x1 part is negligible where σ_0 ≫ α_0).
     let x = Matrix::from_fn(x0.rows(), x0.cols(), |i, j| levels[0].sigma * x0.get(i, j));
-    args.diffusion.run(
-        args.solver,
-        &denoiser,
-        &x,
-        &levels,
-        args.seed,
-        Record::Final,
-    )
+    args.diffusion
+        .run(args.solver, &denoiser, &x, &levels, args.seed)
 }
 
 pub fn run(args: SampleArgs) -> Result<()> {

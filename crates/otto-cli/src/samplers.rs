@@ -8,7 +8,7 @@ use otto::field::{Denoiser, VectorField};
 use otto::path::Level;
 use otto::sampler::{
     Ddim, Discretization, DpmSolverPp, DpmVariant, EdmHeun, Method, OdeSolver, PredictorCorrector,
-    Record, Solution, TimeGrid,
+    Solution, TimeGrid,
 };
 use otto_ot::Matrix;
 
@@ -157,13 +157,11 @@ impl DiffusionOptions {
         x: &Matrix,
         levels: &[Level],
         seed: u64,
-        record: Record,
     ) -> Result<Solution> {
         let dpm = |variant| {
             DpmSolverPp::new(variant)
                 .lower_order_final(!self.no_lower_order_final)
                 .seed(seed)
-                .record(record.clone())
                 .solve(denoiser, x, levels)
         };
         let edm = |sampler: EdmHeun| {
@@ -171,21 +169,16 @@ impl DiffusionOptions {
                 .churn(self.churn, self.s_min, self.s_max)
                 .s_noise(self.s_noise)
                 .seed(seed)
-                .record(record.clone())
                 .solve(denoiser, x, levels)
         };
         let pc = |corrector_steps| {
             PredictorCorrector::new(corrector_steps)
                 .snr(self.snr)
                 .seed(seed)
-                .record(record.clone())
                 .solve(denoiser, x, levels)
         };
         Ok(match solver {
-            Solver::Ddim => Ddim::new(self.eta)
-                .seed(seed)
-                .record(record.clone())
-                .solve(denoiser, x, levels)?,
+            Solver::Ddim => Ddim::new(self.eta).seed(seed).solve(denoiser, x, levels)?,
             Solver::Dpmpp1 => dpm(DpmVariant::One)?,
             Solver::Dpmpp2m => dpm(DpmVariant::TwoM)?,
             Solver::Dpmpp3m => dpm(DpmVariant::ThreeM)?,
@@ -209,9 +202,8 @@ pub fn run_ode(
     t1: f64,
     steps: usize,
     tolerance: (f64, f64),
-    record: Record,
 ) -> Result<Solution> {
-    let mut solver = OdeSolver::new(method).steps(steps).record(record);
+    let mut solver = OdeSolver::new(method).steps(steps);
     if method == Method::Dopri5 {
         solver = solver.tolerances(tolerance.0, tolerance.1);
     }

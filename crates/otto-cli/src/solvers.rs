@@ -18,7 +18,7 @@ use clap::Args;
 use otto::data::{GaussianMixture, Toy};
 use otto::field::GmmField;
 use otto::path::{Level, Schedule};
-use otto::sampler::{convergence_order, Method, Record};
+use otto::sampler::{convergence_order, Method};
 use otto_ot::Matrix;
 use serde_json::{json, Value};
 
@@ -137,15 +137,13 @@ fn single(args: &SolversArgs, solver: Solver, field: &GmmField<Box<dyn Schedule>
         Some(method) => {
             let x = start_points(args, field.mixture().dim(), schedule.sigma(0.0))?;
             let tolerance = (args.tol, args.tol);
-            let sol = run_ode(method, field, &x, 0.0, 1.0, steps, tolerance, Record::Final)?;
+            let sol = run_ode(method, field, &x, 0.0, 1.0, steps, tolerance)?;
             (sol, 0.0, 1.0)
         }
         None => {
             let levels = args.diffusion.levels(solver, field, steps, true)?;
             let x = start_points(args, field.mixture().dim(), levels[0].sigma)?;
-            let sol = args
-                .diffusion
-                .run(solver, field, &x, &levels, args.seed, Record::Final)?;
+            let sol = args.diffusion.run(solver, field, &x, &levels, args.seed)?;
             (sol, levels[0].t, levels[levels.len() - 1].t)
         }
     };
@@ -189,18 +187,7 @@ fn study(args: &SolversArgs, field: &GmmField<Box<dyn Schedule>>) -> Result<()> 
         field.mixture().dim(),
         Level::at(schedule, t_start).sigma,
     )?;
-    let rk4 = |n: usize| {
-        run_ode(
-            Method::Rk4,
-            field,
-            &x0,
-            t_start,
-            t_end,
-            n,
-            (0.0, 0.0),
-            Record::Final,
-        )
-    };
+    let rk4 = |n: usize| run_ode(Method::Rk4, field, &x0, t_start, t_end, n, (0.0, 0.0));
     let reference = rk4(8192)?.x;
     let reference_error = max_error(&rk4(4096)?.x, &reference);
     let mut rows: Vec<Value> = Vec::new();
@@ -220,15 +207,14 @@ fn study(args: &SolversArgs, field: &GmmField<Box<dyn Schedule>>) -> Result<()> 
         let (mut errors, mut points) = (Vec::new(), Vec::new());
         for &n in &steps {
             let sol = match solver.ode_method() {
-                Some(m) => run_ode(m, field, &x0, t_start, t_end, n, (0.0, 0.0), Record::Final)?,
+                Some(m) => run_ode(m, field, &x0, t_start, t_end, n, (0.0, 0.0))?,
                 None => {
                     let levels = otto::sampler::Discretization::new(n)
                         .grid(args.diffusion.grid_for(solver))
                         .interval(t_start, t_end)
                         .denoise_final(false)
                         .levels(schedule)?;
-                    args.diffusion
-                        .run(solver, field, &x0, &levels, args.seed, Record::Final)?
+                    args.diffusion.run(solver, field, &x0, &levels, args.seed)?
                 }
             };
             let err = max_error(&sol.x, &reference);
@@ -242,16 +228,7 @@ fn study(args: &SolversArgs, field: &GmmField<Box<dyn Schedule>>) -> Result<()> 
     }
     let mut points = Vec::new();
     for &tol in &args.tolerances {
-        let sol = run_ode(
-            Method::Dopri5,
-            field,
-            &x0,
-            t_start,
-            t_end,
-            1,
-            (tol, tol),
-            Record::Final,
-        )?;
+        let sol = run_ode(Method::Dopri5, field, &x0, t_start, t_end, 1, (tol, tol))?;
         let err = max_error(&sol.x, &reference);
         points.push((sol.stats.nfe as f64, err));
         rows.push(json!({"solver": "dopri5", "tolerance": tol, "nfe": sol.stats.nfe, "max_error": err, "status": format!("{:?}", sol.status)}));
