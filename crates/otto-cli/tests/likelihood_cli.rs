@@ -57,16 +57,11 @@ fn gmm_likelihood_matches_the_closed_form() {
     let points = mixture.sample(200, 4);
     let x = write_npy(dir.path(), "x.npy", &[200, 3], points.as_slice());
     let out = dir.path().join("logp.npy");
-    let v = json_of(&otto(&[
-        "likelihood",
-        "--gmm",
-        s(&gmm),
-        "--x",
-        s(&x),
-        "--out",
-        s(&out),
-        "--json",
-    ]));
+    let likelihood = |extra: &[&str]| {
+        let base = ["likelihood", "--gmm", s(&gmm), "--x", s(&x), "--json"];
+        json_of(&otto(&[&base[..], extra].concat()))
+    };
+    let v = likelihood(&["--out", s(&out)]);
     let got = read_vector(&out);
     let exact = mixture.log_density(&points);
     assert_eq!(got.len(), 200);
@@ -87,20 +82,14 @@ fn gmm_likelihood_matches_the_closed_form() {
     // Hutchinson with 16 probes on vp-trig: unbiased, RMS error per point ≈ |J̃ off-diagonal|/4;
     // the mean over 200 points is within 0.05 of the exact NLL (measured 1.3e-3; a loose bound,
     // the standard error is below 0.01 here).
-    let v = json_of(&otto(&[
-        "likelihood",
-        "--gmm",
-        s(&gmm),
-        "--x",
-        s(&x),
+    let v = likelihood(&[
         "--schedule",
         "vp-trig",
         "--divergence",
         "hutchinson",
         "--probes",
         "16",
-        "--json",
-    ]));
+    ]);
     assert!((v["nll_nats"].as_f64().unwrap() - nll).abs() < 0.05, "{v}");
 }
 
