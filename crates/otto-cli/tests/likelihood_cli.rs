@@ -180,8 +180,8 @@ fn bad_input_gives_one_line() {
             &["nan.npy", "non-finite"],
         ),
         (
-            &["--gmm", s(&good), "--x", s(&x), "--schedule", "edm"],
-            &["'edm'", "cond-ot, vp-trig, vp-linear"],
+            &["--gmm", s(&good), "--x", s(&x), "--schedule", "vp-cos"],
+            &["vp-cos", "vp-linear, vp-cosine, sub-vp, ve, edm"],
         ),
         (
             &["--gmm", s(&good), "--x", s(&x), "--divergence", "skilling"],
