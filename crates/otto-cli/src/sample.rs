@@ -63,13 +63,13 @@ pub struct SampleArgs {
 /// points drawn with `args.seed` (scaled to the first noise level for the diffusion samplers).
 pub fn integrate(trained: &TrainedRun, args: &SampleArgs) -> Result<Solution> {
     let x0 = trained.recipe.source.draw_fresh(args.n, args.seed);
-    let t1 = trained.end_time();
+    let (t0, t1) = trained.interval();
     if let Some(method) = args.solver.ode_method() {
         return run_ode(
             method,
             &trained.field,
-            &x0,
-            0.0,
+            &trained.prior(args.n, args.seed),
+            t0,
             t1,
             args.steps,
             (args.atol, args.rtol),
@@ -85,7 +85,7 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs) -> Result<Solution> {
         return Ok(EulerMaruyama::new(Diffusion::Constant(g))
             .steps(args.steps)
             .seed(args.seed)
-            .solve(score_field, &x0, 0.0, t1)?);
+            .solve(score_field, &trained.prior(args.n, args.seed), t0, t1)?);
     }
     let Some(denoiser) = trained.field.with_denoiser() else {
         bail!(
