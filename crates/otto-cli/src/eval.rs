@@ -108,7 +108,7 @@ pub fn evaluate(
 /// The mean negative log-likelihood (nats) of the first `points` held-out points through the
 /// probability-flow ODE (RK4 with 100 steps, exact divergence: [`Likelihood::default`]), or a note saying why it is
 /// skipped: the run's source has no known density.
-fn test_nll(trained: &TrainedRun, held_out: &Matrix, points: usize) -> Result<Report> {
+pub fn test_nll(trained: &TrainedRun, held_out: &Matrix, points: usize) -> Result<Report> {
     let mut r = Report::default();
     if points == 0 {
         return Ok(r);

@@ -5,6 +5,7 @@
 //! on stderr and a non-zero exit code.
 
 mod bench;
+mod compare;
 mod data;
 mod demo;
 mod eval;
@@ -57,8 +58,10 @@ enum Command {
     /// Optimal-transport solvers on .npy inputs.
     #[command(subcommand)]
     Ot(ot::OtCommand),
-    /// Discretization error of every ODE sampler versus NFE on a closed-form field, with orders.
+    /// Discretization error of every sampler versus NFE on a closed-form field, with orders.
     Solvers(solvers::SolversArgs),
+    /// Several methods trained and evaluated under one protocol: one table, one figure.
+    Compare(compare::CompareArgs),
     /// Wasserstein gradient flows on a grid: Fokker–Planck, exact and entropic JKO, Langevin/MALA.
     Flow(flow::FlowArgs),
     /// Time otto's solvers on the standard benchmark problems.
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Command::Plot(args) => plot_run::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Solvers(args) => solvers::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Flow(args) => flow::run(args),
     };
     match result {

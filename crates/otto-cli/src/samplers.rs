@@ -120,6 +120,18 @@ pub struct DiffusionOptions {
     pub no_lower_order_final: bool,
 }
 
+impl Default for DiffusionOptions {
+    /// The command line's defaults (one place: the `#[arg]` attributes above).
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            options: DiffusionOptions,
+        }
+        <Defaults as clap::Parser>::parse_from(["otto"]).options
+    }
+}
+
 fn parse_grid(s: &str) -> Result<TimeGrid, String> {
     s.parse().map_err(|e: otto::error::Error| e.to_string())
 }

@@ -919,3 +919,62 @@ fn every_diffusion_method_trains_and_samples_and_bad_axes_are_refused() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn compare_trains_every_method_and_writes_one_table() {
+    // Truth: the protocol's own numbers must be consistent with the runs it wrote — each method's
+    // W2 in compare.json equals `otto eval` on its run directory with the same settings (same
+    // seeds: the evaluation is deterministic), every W2–NFE entry is finite, and the diffusion
+    // method carries curves for its three samplers. Bad method names list the valid ones.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cmp");
+    let v = json_of(&otto(&[
+        "compare",
+        "--methods",
+        "ddpm,i-cfm",
+        "--steps",
+        "300",
+        "--n",
+        "300",
+        "--nfe",
+        "4,10",
+        "--quiet",
+        "--out",
+        s(&out),
+        "--json",
+    ]));
+    let methods = v["methods"].as_array().unwrap();
+    assert_eq!(methods.len(), 2);
+    for m in methods {
+        let name = m["method"].as_str().unwrap();
+        let eval = json_of(&otto(&[
+            "eval",
+            "--run",
+            s(&out.join(name)),
+            "--n",
+            "300",
+            "--json",
+        ]));
+        assert_eq!(eval["w2"], m["w2"], "{name}");
+        let curves = m["w2_vs_nfe"].as_array().unwrap();
+        assert_eq!(curves.len(), if name == "ddpm" { 6 } else { 2 }, "{name}");
+        assert!(curves.iter().all(|c| c["w2"].as_f64().unwrap().is_finite()));
+        assert!(m["test_nll_nats"].as_f64().unwrap().is_finite());
+    }
+    for f in ["compare.json", "compare.md", "compare.png"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(md.contains("| ddpm |") && md.contains("| i-cfm |"), "{md}");
+    let err = stderr_of(&otto(&[
+        "compare",
+        "--methods",
+        "ddpm,flow",
+        "--out",
+        s(&out),
+    ]));
+    assert!(
+        err.contains("'flow'") && err.contains("i-cfm, ot-cfm, ddpm"),
+        "{err}"
+    );
+}
