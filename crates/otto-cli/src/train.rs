@@ -65,6 +65,10 @@ pub struct TrainArgs {
     /// EDM's data scale σ_d [default: 0.5].
     #[arg(long)]
     sigma_data: Option<f64>,
+    /// Largest noise level of the ve / edm schedules [default: ve: the largest distance between
+    /// training points (Song & Ermon 2020); edm: 80].
+    #[arg(long)]
+    sigma_max: Option<f64>,
     /// Optimizer steps [default: 20000].
     #[arg(long)]
     steps: Option<usize>,
@@ -122,7 +126,7 @@ impl TrainArgs {
             ($($field:ident),*) => { $( if let Some(v) = &self.$field { c.$field = v.clone(); } )* };
         }
         set!(width, depth, activation, batch, lr, sigma, schedule, steps, seed);
-        set!(predict, weighting, sigma_data);
+        set!(predict, weighting, sigma_data, sigma_max);
         set!(
             checkpoint_every,
             log_every,

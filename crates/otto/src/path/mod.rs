@@ -36,7 +36,8 @@ pub use affine::{AffinePath, Interpolant, InterpolantNoise};
 pub use parameterization::{Coefficients, Conversion, Parameterization, SchedulePoint};
 pub use preconditioning::EdmPreconditioning;
 pub use schedule::{
-    CondOt, Edm, Level, Schedule, ScheduleKind, SubVp, Ve, VpCosine, VpLinear, VpTrig,
+    CondOt, Edm, Level, Schedule, ScheduleChoice, ScheduleKind, SubVp, Ve, VpCosine, VpLinear,
+    VpTrig,
 };
 
 use otto_ot::Matrix;

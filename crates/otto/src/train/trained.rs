@@ -43,7 +43,7 @@ impl TrainedRun {
             "model.safetensors"
         };
         let mlp = Mlp::load_safetensors(run.file(weights))?;
-        let schedule = recipe.schedule.map(|kind| kind.build());
+        let schedule = recipe.schedule.map(|choice| choice.build());
         let mut field = NetworkField::new(mlp, recipe.objective.parameterization(), schedule)
             .map_err(|e| TrainError::Config(e.to_string()))?;
         if let Objective::Edm {
@@ -74,7 +74,7 @@ impl TrainedRun {
     /// Errors: [`UnknownDensity`] when the source is a data set without a closed-form density
     /// (a file, or a built-in set other than `gaussian`, `8gaussians`, `dsb-8gaussians`).
     pub fn source_density(&self) -> Result<GaussianMixture, UnknownDensity> {
-        match self.recipe.schedule.map(|kind| kind.build()) {
+        match self.recipe.schedule.map(|choice| choice.build()) {
             Some(s) => {
                 let d = self.field.dim();
                 let variance = s.sigma(self.interval().0).powi(2);
@@ -101,7 +101,7 @@ impl TrainedRun {
     /// truncation of Song et al. 2021; VE and EDM [0, 1]; VP-cosine and cond-ot start at 10⁻³).
     pub fn interval(&self) -> (f64, f64) {
         match self.recipe.schedule {
-            Some(kind) => kind.build().sampling_interval(),
+            Some(choice) => choice.build().sampling_interval(),
             None => (0.0, 1.0),
         }
     }
@@ -111,8 +111,8 @@ impl TrainedRun {
     pub fn prior(&self, n: usize, seed: u64) -> Matrix {
         let x = self.recipe.source.draw_fresh(n, seed);
         match self.recipe.schedule {
-            Some(kind) => {
-                let sigma = kind.build().sigma(self.interval().0);
+            Some(choice) => {
+                let sigma = choice.build().sigma(self.interval().0);
                 Matrix::from_fn(x.rows(), x.cols(), |i, j| sigma * x.get(i, j))
             }
             None => x,

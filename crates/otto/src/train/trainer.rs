@@ -18,7 +18,10 @@ use crate::coupling::Coupling;
 use crate::data::{DataSource, Dataset, Toy};
 use crate::network::{AdamW, Ema, Mlp, MlpConfig, NetworkError, TimeEmbedding, Workspace};
 use crate::objective::Objective;
-use crate::path::{AffinePath, ConditionalPath, EdmPreconditioning, Interpolant, ScheduleKind};
+use crate::path::{
+    AffinePath, ConditionalPath, EdmPreconditioning, Interpolant, ScheduleChoice, ScheduleKind,
+};
+use otto_ot::Matrix;
 
 /// Why training stopped early or could not start.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +88,44 @@ pub struct Recipe {
     /// Regression objective.
     pub objective: Objective,
     /// The schedule of a diffusion method's affine path (`None` for torchcfm's interpolants).
-    pub schedule: Option<ScheduleKind>,
+    pub schedule: Option<ScheduleChoice>,
+}
+
+/// The largest Euclidean distance between two of `x`'s rows.
+fn largest_distance(x: &Matrix) -> f64 {
+    let mut largest = 0.0f64;
+    for i in 0..x.rows() {
+        for j in 0..i {
+            let d2: f64 = x
+                .row(i)
+                .iter()
+                .zip(x.row(j))
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            largest = largest.max(d2);
+        }
+    }
+    largest.sqrt()
+}
+
+/// The schedule of a diffusion run: `sigma_max` where given; for `ve` without one, the largest
+/// distance between 2000 training points (Song & Ermon 2020, "Improved techniques for training
+/// score-based generative models", technique 1 — the rule behind score_sde's σ_max = 50 for
+/// CIFAR-10), drawn with a seed of its own so that a reloaded run finds the same value.
+fn schedule_choice(
+    config: &TrainConfig,
+    kind: ScheduleKind,
+    target: &Dataset,
+) -> Result<ScheduleChoice, TrainError> {
+    let sigma_max = if config.sigma_max > 0.0 {
+        Some(config.sigma_max)
+    } else if kind == ScheduleKind::Ve {
+        let points = target.draw(2000, finite_set_seed(config.seed, false) ^ 0x5161_0a3a);
+        Some(largest_distance(&points))
+    } else {
+        None
+    };
+    ScheduleChoice::new(kind, sigma_max).map_err(|e| TrainError::Config(format!("sigma_max: {e}")))
 }
 
 /// The diffusion part of a configuration: its schedule and objective (method defaults, then
@@ -192,6 +232,7 @@ impl Recipe {
                 .map(|p| Box::new(p) as Box<dyn ConditionalPath>)
                 .map_err(|e| TrainError::Config(format!("sigma: {e}")))
         };
+        let mut schedule = None;
         let (source, coupling, path, objective) = match config.method {
             Method::ICfm | Method::OtCfm => {
                 let source = dataset(&config.source, true)?;
@@ -215,8 +256,10 @@ impl Recipe {
             }
             _ => {
                 let (kind, objective) = diffusion_recipe(config)?;
+                let choice = schedule_choice(config, kind, &target)?;
+                schedule = Some(choice);
                 let source = Dataset::Toy(Toy::Gaussian { dim: target.dim() });
-                let path: Box<dyn ConditionalPath> = Box::new(AffinePath::new(kind.build()));
+                let path: Box<dyn ConditionalPath> = Box::new(AffinePath::new(choice.build()));
                 (source, Coupling::Independent, path, objective)
             }
         };
@@ -229,11 +272,6 @@ impl Recipe {
                 target.dim()
             )));
         }
-        let schedule = if config.method.is_diffusion() {
-            Some(diffusion_recipe(config)?.0)
-        } else {
-            None
-        };
         Ok(Self {
             source,
             target,
@@ -321,6 +359,7 @@ fn validate(config: &TrainConfig) -> Result<(), TrainError> {
         ("grad_clip", config.grad_clip),
         ("lr_min", config.lr_min),
         ("sigma", config.sigma),
+        ("sigma_max", config.sigma_max),
     ];
     for (name, value) in non_negative {
         if !(value >= 0.0 && value.is_finite()) {
@@ -387,7 +426,7 @@ pub fn train(
         cosine: config.cosine,
     };
     let n = config.batch;
-    let recipe_schedule = recipe.schedule.map(|kind| kind.build());
+    let recipe_schedule = recipe.schedule.map(|choice| choice.build());
     let mut ws = Workspace::new(&state.mlp, n);
     let mut grads = vec![0.0f32; state.mlp.num_params()];
     let mut last_checkpoint = state.step;
