@@ -64,6 +64,9 @@ pub struct CompareArgs {
     json: bool,
 }
 
+/// One labelled W2–NFE curve: (method, [(NFE, W2)]).
+type Curve = (String, Vec<(f64, f64)>);
+
 /// The samplers of the W2–NFE curves, one panel each: Euler for every method; DPM-Solver++(2M)
 /// and EDM's Heun for the methods with a denoiser.
 const SAMPLERS: [Solver; 3] = [Solver::Euler, Solver::Dpmpp2m, Solver::EdmHeun];
@@ -110,7 +113,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let pool = rayon::ThreadPoolBuilder::new().build()?;
     let test_seed = 987_654_321;
     let mut rows: Vec<Value> = Vec::new();
-    let mut curves: Vec<Vec<(String, Vec<(f64, f64)>)>> = vec![Vec::new(); SAMPLERS.len()];
+    let mut curves: Vec<Vec<Curve>> = vec![Vec::new(); SAMPLERS.len()];
     let mut panels: Vec<(String, Matrix)> = Vec::new();
     let mut held_out = None;
     for method in &methods {

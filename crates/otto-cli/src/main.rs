@@ -44,7 +44,7 @@ enum Command {
     /// The main job: train OT-CFM from 8gaussians to moons, sample, evaluate, plot (about a minute).
     Demo(demo::DemoArgs),
     /// Train a flow-matching or diffusion model into a run directory.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Draw points from a trained run with an ODE or SDE sampler.
     Sample(sample::SampleArgs),
     /// Sample quality of a trained run: W2, MMD, energy distance, NPE.
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Data(args) => data::run(args),
         Command::Ot(cmd) => ot::run(cmd),
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Sample(args) => sample::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Likelihood(args) => likelihood::run(args),

@@ -963,9 +963,13 @@ mod tests {
     #[test]
     fn a_chosen_sigma_max_sets_the_prior_scale() {
         // Truth: the definitions — VE and EDM start at σ_0 = σ_max; other schedules have none.
-        let ve = ScheduleChoice::new(ScheduleKind::Ve, Some(9.0)).unwrap().build();
+        let ve = ScheduleChoice::new(ScheduleKind::Ve, Some(9.0))
+            .unwrap()
+            .build();
         assert!((ve.sigma(0.0) - 9.0).abs() < 1e-12 && (ve.sigma(1.0) - 0.01).abs() < 1e-15);
-        let edm = ScheduleChoice::new(ScheduleKind::Edm, Some(20.0)).unwrap().build();
+        let edm = ScheduleChoice::new(ScheduleKind::Edm, Some(20.0))
+            .unwrap()
+            .build();
         assert!((edm.sigma(0.0) - 20.0).abs() < 1e-12);
         assert!(ScheduleChoice::new(ScheduleKind::VpLinear, Some(9.0)).is_err());
         assert!(ScheduleChoice::new(ScheduleKind::Ve, Some(0.001)).is_err());
