@@ -140,9 +140,11 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let test = held_out
             .get_or_insert_with(|| trained.recipe.target.held_out(args.n, test_seed))
             .clone();
-        let start = Instant::now();
         let (mut report, generated) =
             pool.install(|| evaluate(&trained, &test, args.n, 100, 1, test_seed))?;
+        // Sampling wall time of the table's sampler (Euler, 100 steps), warm.
+        let start = Instant::now();
+        pool.install(|| draw(&trained, Solver::Euler, 100, args.n, 1))?;
         let sample_time = start.elapsed().as_secs_f64();
         report.extend(pool.install(|| test_nll(&trained, &test, args.n))?);
         npy::write_matrix(&run.file("samples.npy"), &generated)?;
