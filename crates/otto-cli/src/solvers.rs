@@ -100,6 +100,14 @@ fn start_points(args: &SolversArgs, dim: usize, sigma: f64) -> Result<Matrix> {
             Matrix::from_fn(z.rows(), dim, |i, j| sigma * z.get(i, j))
         }
     };
+    if let Some(bad) = x.as_slice().iter().find(|v| !v.is_finite()) {
+        bail!(
+            "{}: the start points hold a non-finite value ({bad})",
+            args.x0
+                .as_ref()
+                .map_or("--x0".into(), |p| p.display().to_string())
+        );
+    }
     if x.cols() != dim {
         bail!(
             "{}: points of dimension {} for a mixture of dimension {dim}",

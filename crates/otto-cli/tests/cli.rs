@@ -693,6 +693,12 @@ fn diffusion_samplers_on_a_mixture_file_and_a_ddpm_run() {
     );
     let bad = stderr_of(&otto(&["solvers", "--schedule", "vp-cos"]));
     assert!(bad.contains("vp-cosine, sub-vp, ve, edm"), "{bad}");
+    let nan = write_npy(dir.path(), "nan.npy", &[2, 2], &[0.0, f64::NAN, 1.0, 2.0]);
+    let bad = stderr_of(&otto(&["solvers", "--solver", "ddim", "--x0", s(&nan)]));
+    assert!(
+        bad.contains("nan.npy") && bad.contains("non-finite"),
+        "{bad}"
+    );
     let bad = stderr_of(&otto(&["solvers", "--solver", "ddim", "--x0", s(&end)]));
     assert!(bad.contains("dimension 3"), "{bad}");
 
