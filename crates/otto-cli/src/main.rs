@@ -45,9 +45,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Train a flow-matching or diffusion model into a run directory.
     Train(Box<train::TrainArgs>),
-    /// Draw points from a trained run with an ODE or SDE sampler.
+    /// Draw points from a trained run with an ODE solver or a diffusion sampler (DDIM, DPM-Solver++, EDM, SDE).
     Sample(sample::SampleArgs),
-    /// Sample quality of a trained run: W2, MMD, energy distance, NPE.
+    /// Sample quality of a trained run: W2, MMD, energy distance, NPE, test NLL.
     Eval(eval::EvalArgs),
     /// Log-density of points under a trained run or a Gaussian mixture, through the probability-flow ODE.
     Likelihood(likelihood::LikelihoodArgs),
