@@ -364,16 +364,24 @@ fn demo_writes_plot_metrics_and_arrays() {
 #[test]
 fn solvers_reach_their_orders_on_the_oracle_field() {
     // Truth: the theoretical orders of Euler and DDIM (1), midpoint, Heun, DPM-Solver++ 2M/2S
-    // and EDM Heun (2), DPM-Solver++ 3M (3) and RK4 (4), measured against the exact flow of the
-    // closed-form Gaussian-mixture field (reference: RK4 at 8192 steps, whose own error the
-    // command reports); ±0.15 for the ODE solvers as in the library tests, ±0.4 for the
-    // diffusion samplers on this stiff 8gaussians field (measured here: 2M 1.72, 2S 1.76,
-    // 3M 2.69 over 16–512 steps — the multistep warm-up at first order and the uniform-λ grid
-    // bend the fit before the asymptotic regime; the library test measures them within 0.3 on
-    // a smoother mixture).
+    // and EDM Heun (2), DPM-Solver++ 3M and UniPC-2 (3) and RK4 (4), measured against the exact
+    // flow of the closed-form Gaussian-mixture field (reference: RK4 at 8192 steps, whose own
+    // error the command reports) over 64–512 steps, where this stiff 8-component field is in the
+    // asymptotic regime (over 16–512 the multistep samplers fit 0.2–0.5 low: 2M 1.72, UniPC 2.47).
+    // Measured: all within 0.15 of theory; tolerance 0.15 for the ODE solvers as in the library
+    // tests, 0.2 for the multistep diffusion samplers (2M 1.89, 2S 1.86).
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("solvers.png");
-    let v = json_of(&otto(&["solvers", "--n", "64", "--png", s(&png), "--json"]));
+    let v = json_of(&otto(&[
+        "solvers",
+        "--n",
+        "64",
+        "--steps",
+        "64,128,256,512",
+        "--png",
+        s(&png),
+        "--json",
+    ]));
     assert!(v["reference_error"].as_f64().unwrap() < 1e-10);
     let mut seen = 0;
     for row in v["rows"].as_array().unwrap() {
@@ -381,12 +389,12 @@ fn solvers_reach_their_orders_on_the_oracle_field() {
             let theory = row["theoretical_order"].as_f64().unwrap();
             let ode =
                 ["euler", "midpoint", "heun", "rk4"].contains(&row["solver"].as_str().unwrap());
-            let tolerance = if ode { 0.15 } else { 0.4 };
+            let tolerance = if ode { 0.15 } else { 0.2 };
             assert!((order - theory).abs() < tolerance, "{row}");
             seen += 1;
         }
     }
-    assert_eq!(seen, 9);
+    assert_eq!(seen, 10);
     assert!(png.exists());
 }
 
@@ -779,7 +787,15 @@ fn diffusion_samplers_on_a_mixture_file_and_a_ddpm_run() {
     };
     let (model, baseline) = (w2(&samples), w2(&noise));
     assert!(model < 0.6 * baseline, "{model} vs {baseline}");
-    for solver in ["ddim", "edm-heun", "pc", "em", "dpmpp-2m-sde", "dpmpp-2s"] {
+    for solver in [
+        "ddim",
+        "edm-heun",
+        "pc",
+        "em",
+        "dpmpp-2m-sde",
+        "dpmpp-2s",
+        "unipc",
+    ] {
         let v = json_of(&otto(&[
             "sample",
             "--run",
