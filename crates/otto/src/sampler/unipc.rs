@@ -9,10 +9,12 @@
 //!   `x_t = x̃ − α_t B(h)(ρ₁ D + ρ₂ (m_t − m₀))` with (ρ₁, ρ₂) solving `[[1, 1], [r, 1]] ρ = (b₁, b₂)`,
 //!   `b_k = k! h φ_{k+1}(h)/B(h)`, `φ`'s by the recursion `hφ₁ = (e^{−h} − 1)/(−h) − 1`,
 //!   `hφ_{k+1} = hφ_k/(−h) − 1/(k+1)!` (the paper's eq. 8 with −h for data prediction).
+//!
 //! UniC raises the order by one (Zhao et al. 2023, §3.2): UniPC-2 is third order, measured on the
-//! mixture oracle (`sampler::diffusion::tests`). Orders climb from 1 as history accrues; with `lower_order_final` the last step is first order,
-//! and a step to σ = 0 always is (it returns α_t x̂1). The corrector uses the estimate at the
-//! uncorrected point, as the reference implementation does.
+//! mixture oracle (`sampler::diffusion::tests`). Orders climb from 1 as history accrues; with
+//! `lower_order_final` the last step is first order, and a step to σ = 0 always is (it returns
+//! α_t x̂1). The corrector uses the estimate at the uncorrected point, as the reference
+//! implementation does.
 
 use otto_ot::Matrix;
 
