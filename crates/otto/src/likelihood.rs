@@ -248,11 +248,13 @@ impl<F: Divergence + ?Sized> VectorField for Augmented<'_, F> {
         let (n, d) = (state.rows(), self.field.dim());
         let x = Matrix::from_fn(n, d, |i, j| state.get(i, j));
         let mut u = Matrix::zeros(n, d);
-        self.field.velocity(t, &x, &mut u);
         let mut div = vec![0.0; n];
         match &self.probes {
-            None => self.field.divergence(t, &x, &mut div),
-            Some(probes) => self.field.hutchinson(t, &x, probes, &mut div),
+            None => self.field.velocity_and_divergence(t, &x, &mut u, &mut div),
+            Some(probes) => {
+                self.field.velocity(t, &x, &mut u);
+                self.field.hutchinson(t, &x, probes, &mut div)
+            }
         }
         for (i, (row, div)) in out
             .as_mut_slice()

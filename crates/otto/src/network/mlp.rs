@@ -370,6 +370,38 @@ impl Mlp {
         Ok(())
     }
 
+    /// Writes `[f(t_i, x_i), ∇_x·f(t_i, x_i)]` into row i of `out` (n × (d + 1)) for the n rows of
+    /// `x` (n × d): the output and its exact input divergence in 1 + d passes
+    /// ([`backprop::divergence_block`]) — what the likelihood integrates. Needs
+    /// input_dim = output_dim = d.
+    pub fn forward_and_divergence(
+        &self,
+        t: &[f32],
+        x: &[f32],
+        out: &mut [f32],
+        ws: &mut Workspace,
+    ) -> Result<(), NetworkError> {
+        let n = t.len();
+        self.check_batch(n, x, ws)?;
+        let d = self.config.input_dim;
+        check_len(
+            "output_dim (= input_dim for a divergence)",
+            d,
+            self.config.output_dim,
+        )?;
+        check_len("out (n × (d + 1))", n * (d + 1), out.len())?;
+        self.run_blocks(ws, n, out, d + 1, |rows, buffers, out| {
+            backprop::divergence_block(
+                self,
+                &t[rows.clone()],
+                &x[rows.start * d..rows.end * d],
+                buffers,
+                out,
+            );
+        });
+        Ok(())
+    }
+
     fn check_batch(&self, n: usize, x: &[f32], ws: &Workspace) -> Result<(), NetworkError> {
         ws.check(self, n)?;
         check_len("x (n × input_dim)", n * self.config.input_dim, x.len())
