@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{json_of, otto, s, stderr_of, write_npy};
+use common::{json_of, otto, s, stderr_of, train, write_npy};
 use otto::field::Denoiser;
 use otto::path::Level;
 use otto::sampler::{Ddim, Discretization, Method, OdeSolver, TimeGrid};
@@ -14,18 +14,10 @@ use otto::train::{RunDir, TrainedRun};
 use otto_ot::Matrix;
 
 fn train_ddpm(dir: &Path) -> PathBuf {
-    let out = dir.join("ddpm");
     let args = [
-        "train", "--method", "ddpm", "--target", "moons", "--steps", "300", "--batch", "256",
-        "--quiet", "--out",
+        "--method", "ddpm", "--target", "moons", "--steps", "300", "--batch", "256",
     ];
-    let run = otto(&[&args[..], &[s(&out)]].concat());
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    out
+    train(&dir.join("ddpm"), &args)
 }
 
 fn read_bytes(path: &Path) -> Vec<u8> {
