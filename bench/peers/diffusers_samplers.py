@@ -77,8 +77,8 @@ def vp_linear_alpha(t, beta0=0.1, beta1=20.0):
 
 def trained_betas(cfg):
     """β_k with ∏_{j ≤ k}(1 − β_j) = α(t_k)² for k = 0..999 (float64)."""
-    if cfg.get("schedule", "vp-linear") != "vp-linear":
-        raise SystemExit(f"only vp-linear ddpm runs are supported, not {cfg.get('schedule')!r}")
+    if (cfg.get("schedule") or "vp-linear") != "vp-linear":
+        raise SystemExit(f"only vp-linear ddpm runs are supported, not schedule {cfg.get('schedule')!r}")
     alpha_bar = vp_linear_alpha(otto_time(np.arange(TRAIN_STEPS))) ** 2
     previous = np.concatenate([[1.0], alpha_bar[:-1]])
     return 1.0 - alpha_bar / previous
@@ -101,8 +101,9 @@ def read_run(run):
     import tomllib
 
     cfg = tomllib.loads((pathlib.Path(run) / "config.toml").read_text())
-    if cfg.get("method") != "ddpm":
-        raise SystemExit(f"{run}: a ddpm run is needed (method = {cfg.get('method')!r})")
+    if cfg.get("method") != "ddpm" or (cfg.get("predict") or "noise") != "noise":
+        raise SystemExit(f"{run}: an ε-predicting ddpm run is needed (method = {cfg.get('method')!r}, "
+                         f"predict = {cfg.get('predict')!r})")
     model_cfg, net, omega = load_otto(pathlib.Path(run) / "model.safetensors")
     if omega is not None:
         raise SystemExit(f"{run}: time_embedding = concat is needed (the wrapper feeds [x, t])")

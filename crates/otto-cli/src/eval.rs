@@ -64,11 +64,12 @@ pub fn evaluate(
     seed: u64,
     test_seed: u64,
 ) -> Result<(Report, Matrix)> {
-    let x0 = trained.recipe.source.draw_fresh(n, seed);
+    let x0 = trained.prior(n, seed);
+    let (t0, t1) = trained.interval();
     let solution = OdeSolver::new(Method::Euler)
         .steps(steps)
         .record(Record::EveryStep)
-        .solve(&trained.field, &x0, 0.0, trained.end_time())?;
+        .solve(&trained.field, &x0, t0, t1)?;
     let generated = solution.x;
     if generated.cols() != held_out.cols() {
         bail!(
@@ -78,7 +79,11 @@ pub fn evaluate(
         );
     }
     let w2 = w2_exact(&generated, &uniform(n), held_out, &uniform(held_out.rows()))?;
-    let source_test = trained.recipe.source.held_out(n, test_seed ^ 1);
+    // The law at t_start: held-out source points, or a diffusion run's prior N(0, σ² I).
+    let source_test = match trained.recipe.schedule {
+        Some(_) => trained.prior(n, test_seed ^ 1),
+        None => trained.recipe.source.held_out(n, test_seed ^ 1),
+    };
     let w2_endpoints = w2_exact(
         &source_test,
         &uniform(n),
@@ -103,7 +108,7 @@ pub fn evaluate(
 /// The mean negative log-likelihood (nats) of the first `points` held-out points through the
 /// probability-flow ODE (RK4 with 100 steps, exact divergence: [`Likelihood::default`]), or a note saying why it is
 /// skipped: the run's source has no known density.
-fn test_nll(trained: &TrainedRun, held_out: &Matrix, points: usize) -> Result<Report> {
+pub fn test_nll(trained: &TrainedRun, held_out: &Matrix, points: usize) -> Result<Report> {
     let mut r = Report::default();
     if points == 0 {
         return Ok(r);

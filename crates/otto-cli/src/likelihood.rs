@@ -100,9 +100,8 @@ pub fn run_log_density(
     x: &Matrix,
     likelihood: &Likelihood,
 ) -> Result<LogDensity> {
-    let result = likelihood.log_density(&trained.field, x, trained.end_time(), 0.0, |x0| {
-        source.log_density(x0)
-    })?;
+    let (t0, t1) = trained.interval();
+    let result = likelihood.log_density(&trained.field, x, t1, t0, |x0| source.log_density(x0))?;
     completed(result)
 }
 

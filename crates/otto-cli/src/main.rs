@@ -5,6 +5,7 @@
 //! on stderr and a non-zero exit code.
 
 mod bench;
+mod compare;
 mod data;
 mod demo;
 mod eval;
@@ -43,10 +44,10 @@ enum Command {
     /// The main job: train OT-CFM from 8gaussians to moons, sample, evaluate, plot (about a minute).
     Demo(demo::DemoArgs),
     /// Train a flow-matching or diffusion model into a run directory.
-    Train(train::TrainArgs),
-    /// Draw points from a trained run with an ODE or SDE sampler.
+    Train(Box<train::TrainArgs>),
+    /// Draw points from a trained run with an ODE solver or a diffusion sampler (DDIM, DPM-Solver++, EDM, SDE).
     Sample(sample::SampleArgs),
-    /// Sample quality of a trained run: W2, MMD, energy distance, NPE.
+    /// Sample quality of a trained run: W2, MMD, energy distance, NPE, test NLL.
     Eval(eval::EvalArgs),
     /// Log-density of points under a trained run or a Gaussian mixture, through the probability-flow ODE.
     Likelihood(likelihood::LikelihoodArgs),
@@ -57,8 +58,10 @@ enum Command {
     /// Optimal-transport solvers on .npy inputs.
     #[command(subcommand)]
     Ot(ot::OtCommand),
-    /// Discretization error of every ODE sampler versus NFE on a closed-form field, with orders.
+    /// Discretization error of every sampler versus NFE on a closed-form field, with orders.
     Solvers(solvers::SolversArgs),
+    /// Several methods trained and evaluated under one protocol: one table, one figure.
+    Compare(compare::CompareArgs),
     /// Wasserstein gradient flows on a grid: Fokker–Planck, exact and entropic JKO, Langevin/MALA.
     Flow(flow::FlowArgs),
     /// Time otto's solvers on the standard benchmark problems.
@@ -100,13 +103,14 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Data(args) => data::run(args),
         Command::Ot(cmd) => ot::run(cmd),
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Sample(args) => sample::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Likelihood(args) => likelihood::run(args),
         Command::Plot(args) => plot_run::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Solvers(args) => solvers::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Flow(args) => flow::run(args),
     };
     match result {

@@ -15,11 +15,13 @@ static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
 /// Distinct colours for successive frames, from the source colour to the target colour.
-const PALETTE: [RGBColor; 5] = [
+const PALETTE: [RGBColor; 7] = [
     SOURCE,
     RGBColor(23, 190, 207),
     RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
     RGBColor(255, 127, 14),
+    RGBColor(140, 86, 75),
     TARGET,
 ];
 

@@ -41,12 +41,13 @@ pub fn plot_run(run: &RunDir, args: &PlotArgs) -> Result<Vec<PathBuf>> {
             trained.field.dim()
         );
     }
-    let x0 = trained.recipe.source.draw_fresh(args.n, args.seed);
+    let x0 = trained.prior(args.n, args.seed);
+    let (t0, t1) = trained.interval();
     let target = trained.recipe.target.held_out(args.n, args.seed ^ 0x5eed);
     let solution = OdeSolver::new(Method::Euler)
         .steps(args.steps)
         .record(Record::EveryStep)
-        .solve(&trained.field, &x0, 0.0, trained.end_time())?;
+        .solve(&trained.field, &x0, t0, t1)?;
     let dir = run.file("plots");
     let mut written = Vec::new();
 
@@ -90,7 +91,7 @@ pub fn plot_run(run: &RunDir, args: &PlotArgs) -> Result<Vec<PathBuf>> {
     written.push(path);
 
     let path = dir.join("field.png");
-    let times = [0.0, 0.25, 0.5, 0.75, trained.end_time()];
+    let times = [t0, 0.25, 0.5, 0.75, t1];
     let (xr, yr) = plot::bounds(&[&x0, &target]);
     let grid = 21;
     let points = Matrix::from_fn(grid * grid, 2, |k, c| {

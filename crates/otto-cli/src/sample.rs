@@ -28,8 +28,8 @@ pub struct SampleArgs {
     #[arg(long, default_value_t = 10_000)]
     pub n: usize,
     /// Start points (n × d .npy), used as they are: at the first noise level by the diffusion
-    /// samplers, at t = 0 by the ODE solvers and em [default: --n fresh source points, scaled by
-    /// σ at the first level for the diffusion samplers].
+    /// samplers, at the run's start time by the ODE solvers and em --g [default: --n points of the
+    /// run's prior; fresh source points scaled by σ at the first level for the diffusion samplers].
     #[arg(long, value_name = "FILE.npy", conflicts_with = "n")]
     pub x0: Option<PathBuf>,
     /// Noise levels of the diffusion samplers instead of --grid and --steps: a (K+1) × 3 .npy of
@@ -86,7 +86,7 @@ impl Inputs {
         let diffusion = args.solver.ode_method().is_none() && !constant_g;
         if args.levels.is_some() && !diffusion {
             bail!(
-                "--levels sets the noise levels of the diffusion samplers (ddim, dpmpp-*, edm-*, em without --g, pc), not of --solver {}{}",
+                "--levels sets the noise levels of the diffusion samplers (ddim, dpmpp-*, edm-*, unipc, em without --g, pc), not of --solver {}{}",
                 args.solver.name(),
                 if constant_g { " --g" } else { "" }
             );
@@ -99,20 +99,19 @@ impl Inputs {
 }
 
 /// Samples points from the trained run with the chosen solver, starting from `inputs.x0` as given
-/// or from `args.n` fresh source points drawn with `args.seed` (scaled to the first noise level
-/// for the diffusion samplers), through `inputs.levels` or the grid of `--steps`.
+/// or from `args.n` points drawn with `args.seed` — the run's prior at its start time for the ODE
+/// solvers, fresh source points scaled to the first noise level for the diffusion samplers —
+/// through `inputs.levels` or the grid of `--steps`.
 pub fn integrate(trained: &TrainedRun, args: &SampleArgs, inputs: Inputs) -> Result<Solution> {
-    let given = inputs.x0.is_some();
-    let x0 = inputs
-        .x0
-        .unwrap_or_else(|| trained.recipe.source.draw_fresh(args.n, args.seed));
-    let t1 = trained.end_time();
+    let (t0, t1) = trained.interval();
+    let given = inputs.x0;
+    let prior = |given: Option<Matrix>| given.unwrap_or_else(|| trained.prior(args.n, args.seed));
     if let Some(method) = args.solver.ode_method() {
         return run_ode(
             method,
             &trained.field,
-            &x0,
-            0.0,
+            &prior(given),
+            t0,
             t1,
             args.steps,
             (args.atol, args.rtol),
@@ -128,7 +127,7 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs, inputs: Inputs) -> Res
         return Ok(EulerMaruyama::new(Diffusion::Constant(g))
             .steps(args.steps)
             .seed(args.seed)
-            .solve(score_field, &x0, 0.0, t1)?);
+            .solve(score_field, &prior(given), t0, t1)?);
     }
     let Some(denoiser) = trained.field.with_denoiser() else {
         bail!(
@@ -144,11 +143,10 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs, inputs: Inputs) -> Res
             .levels(args.solver, &denoiser, args.steps, true)?,
     };
     // The prior at the first level: x = σ_0 z (the α_0 x1 part is negligible where σ_0 ≫ α_0).
-    let x = if given {
-        x0
-    } else {
-        Matrix::from_fn(x0.rows(), x0.cols(), |i, j| levels[0].sigma * x0.get(i, j))
-    };
+    let x = given.unwrap_or_else(|| {
+        let z = trained.recipe.source.draw_fresh(args.n, args.seed);
+        Matrix::from_fn(z.rows(), z.cols(), |i, j| levels[0].sigma * z.get(i, j))
+    });
     args.diffusion
         .run(args.solver, &denoiser, &x, &levels, args.seed)
         .map_err(|e| level_error(e, args.levels.as_deref()))

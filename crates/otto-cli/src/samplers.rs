@@ -10,7 +10,7 @@ use otto::field::{Denoiser, VectorField};
 use otto::path::Level;
 use otto::sampler::{
     Ddim, Discretization, DpmSolverPp, DpmVariant, EdmHeun, Method, OdeSolver, PredictorCorrector,
-    Solution, TimeGrid,
+    Solution, TimeGrid, UniPc,
 };
 use otto_ot::{Matrix, OtError};
 
@@ -54,6 +54,8 @@ pub enum Solver {
     Em,
     /// Diffusion: predictor–corrector (reverse-SDE Euler–Maruyama + Langevin corrector).
     Pc,
+    /// Diffusion: UniPC-bh2 (second-order predictor + UniC corrector, third order), 1 NFE a step.
+    Unipc,
 }
 
 impl Solver {
@@ -70,7 +72,7 @@ impl Solver {
             Solver::Euler | Solver::Ddim | Solver::Dpmpp1 | Solver::EdmEuler => Some(1),
             Solver::Midpoint | Solver::Heun | Solver::Dpmpp2m | Solver::Dpmpp2s => Some(2),
             Solver::EdmHeun => Some(2),
-            Solver::Dpmpp3m => Some(3),
+            Solver::Dpmpp3m | Solver::Unipc => Some(3),
             Solver::Rk4 => Some(4),
             Solver::Dopri5 => Some(5),
             Solver::Dpmpp2mSde | Solver::Em | Solver::Pc => None,
@@ -122,6 +124,18 @@ pub struct DiffusionOptions {
     /// lower_order_final=False).
     #[arg(long)]
     pub no_lower_order_final: bool,
+}
+
+impl Default for DiffusionOptions {
+    /// The command line's defaults (one place: the `#[arg]` attributes above).
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            options: DiffusionOptions,
+        }
+        <Defaults as clap::Parser>::parse_from(["otto"]).options
+    }
 }
 
 fn parse_grid(s: &str) -> Result<TimeGrid, String> {
@@ -190,6 +204,9 @@ impl DiffusionOptions {
             Solver::Dpmpp2mSde => dpm(DpmVariant::SdeTwoM)?,
             Solver::EdmHeun => edm(EdmHeun::new())?,
             Solver::EdmEuler => edm(EdmHeun::euler())?,
+            Solver::Unipc => UniPc::new()
+                .lower_order_final(!self.no_lower_order_final)
+                .solve(denoiser, x, levels)?,
             Solver::Em => pc(0)?,
             Solver::Pc => pc(self.corrector_steps)?,
             ode => anyhow::bail!("{} is an ODE solver, not a diffusion sampler", ode.name()),

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use otto::train::{self, Method, Observer, RunDir, StepReport, TrainConfig};
@@ -27,8 +27,9 @@ pub struct TrainArgs {
     /// Target data (t = 1): a built-in name or a .npy/.csv file [default: moons].
     #[arg(long)]
     target: Option<String>,
-    /// Method: i-cfm, ot-cfm (exact minibatch OT coupling) or ddpm (ε-prediction, N(0, I) source)
-    /// [default: ot-cfm].
+    /// Method: i-cfm, ot-cfm (exact minibatch OT coupling), or a diffusion method from N(0, I):
+    /// ddpm (VP linear-β, ε), score-ve (VE, σ²-weighted score matching), edm (EDM
+    /// preconditioning and loss), vp-v (VP cosine, v-prediction) [default: ot-cfm].
     #[arg(long)]
     method: Option<String>,
     /// Hidden width [default: 64].
@@ -49,9 +50,25 @@ pub struct TrainArgs {
     /// Interpolant noise σ for i-cfm / ot-cfm [default: 0.1].
     #[arg(long)]
     sigma: Option<f64>,
-    /// Schedule of the affine path for ddpm [default: vp-linear].
+    /// Schedule of a diffusion method's path: cond-ot, vp-trig, vp-linear, vp-cosine, sub-vp, ve,
+    /// edm [default: the method's].
     #[arg(long)]
     schedule: Option<String>,
+    /// What a diffusion network predicts: noise, score, data, velocity (the flow's), v (Salimans &
+    /// Ho) [default: the method's].
+    #[arg(long)]
+    predict: Option<String>,
+    /// Weighting of a diffusion regression: uniform, sigma2 (σ_t²), likelihood (g(t)²)
+    /// [default: the method's].
+    #[arg(long)]
+    weighting: Option<String>,
+    /// EDM's data scale σ_d [default: 0.5].
+    #[arg(long)]
+    sigma_data: Option<f64>,
+    /// Largest noise level of the ve / edm schedules [default: ve: the largest distance between
+    /// training points (Song & Ermon 2020); edm: 80].
+    #[arg(long)]
+    sigma_max: Option<f64>,
     /// Optimizer steps [default: 20000].
     #[arg(long)]
     steps: Option<usize>,
@@ -103,17 +120,13 @@ impl TrainArgs {
             c.target = v.clone();
         }
         if let Some(v) = &self.method {
-            c.method = match v.as_str() {
-                "i-cfm" => Method::ICfm,
-                "ot-cfm" => Method::OtCfm,
-                "ddpm" => Method::Ddpm,
-                other => bail!("unknown method '{other}'; valid methods are: i-cfm, ot-cfm, ddpm"),
-            };
+            c.method = v.parse::<Method>().map_err(anyhow::Error::msg)?;
         }
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = &self.$field { c.$field = v.clone(); } )* };
         }
         set!(width, depth, activation, batch, lr, sigma, schedule, steps, seed);
+        set!(predict, weighting, sigma_data, sigma_max);
         set!(
             checkpoint_every,
             log_every,

@@ -364,16 +364,24 @@ fn demo_writes_plot_metrics_and_arrays() {
 #[test]
 fn solvers_reach_their_orders_on_the_oracle_field() {
     // Truth: the theoretical orders of Euler and DDIM (1), midpoint, Heun, DPM-Solver++ 2M/2S
-    // and EDM Heun (2), DPM-Solver++ 3M (3) and RK4 (4), measured against the exact flow of the
-    // closed-form Gaussian-mixture field (reference: RK4 at 8192 steps, whose own error the
-    // command reports); ±0.15 for the ODE solvers as in the library tests, ±0.4 for the
-    // diffusion samplers on this stiff 8gaussians field (measured here: 2M 1.72, 2S 1.76,
-    // 3M 2.69 over 16–512 steps — the multistep warm-up at first order and the uniform-λ grid
-    // bend the fit before the asymptotic regime; the library test measures them within 0.3 on
-    // a smoother mixture).
+    // and EDM Heun (2), DPM-Solver++ 3M and UniPC-2 (3) and RK4 (4), measured against the exact
+    // flow of the closed-form Gaussian-mixture field (reference: RK4 at 8192 steps, whose own
+    // error the command reports) over 64–512 steps, where this stiff 8-component field is in the
+    // asymptotic regime (over 16–512 the multistep samplers fit 0.2–0.5 low: 2M 1.72, UniPC 2.47).
+    // Measured: all within 0.15 of theory; tolerance 0.15 for the ODE solvers as in the library
+    // tests, 0.2 for the multistep diffusion samplers (2M 1.89, 2S 1.86).
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("solvers.png");
-    let v = json_of(&otto(&["solvers", "--n", "64", "--png", s(&png), "--json"]));
+    let v = json_of(&otto(&[
+        "solvers",
+        "--n",
+        "64",
+        "--steps",
+        "64,128,256,512",
+        "--png",
+        s(&png),
+        "--json",
+    ]));
     assert!(v["reference_error"].as_f64().unwrap() < 1e-10);
     let mut seen = 0;
     for row in v["rows"].as_array().unwrap() {
@@ -381,12 +389,12 @@ fn solvers_reach_their_orders_on_the_oracle_field() {
             let theory = row["theoretical_order"].as_f64().unwrap();
             let ode =
                 ["euler", "midpoint", "heun", "rk4"].contains(&row["solver"].as_str().unwrap());
-            let tolerance = if ode { 0.15 } else { 0.4 };
+            let tolerance = if ode { 0.15 } else { 0.2 };
             assert!((order - theory).abs() < tolerance, "{row}");
             seen += 1;
         }
     }
-    assert_eq!(seen, 9);
+    assert_eq!(seen, 10);
     assert!(png.exists());
 }
 
@@ -693,6 +701,12 @@ fn diffusion_samplers_on_a_mixture_file_and_a_ddpm_run() {
     );
     let bad = stderr_of(&otto(&["solvers", "--schedule", "vp-cos"]));
     assert!(bad.contains("vp-cosine, sub-vp, ve, edm"), "{bad}");
+    let nan = write_npy(dir.path(), "nan.npy", &[2, 2], &[0.0, f64::NAN, 1.0, 2.0]);
+    let bad = stderr_of(&otto(&["solvers", "--solver", "ddim", "--x0", s(&nan)]));
+    assert!(
+        bad.contains("nan.npy") && bad.contains("non-finite"),
+        "{bad}"
+    );
     let bad = stderr_of(&otto(&["solvers", "--solver", "ddim", "--x0", s(&end)]));
     assert!(bad.contains("dimension 3"), "{bad}");
 
@@ -773,7 +787,15 @@ fn diffusion_samplers_on_a_mixture_file_and_a_ddpm_run() {
     };
     let (model, baseline) = (w2(&samples), w2(&noise));
     assert!(model < 0.6 * baseline, "{model} vs {baseline}");
-    for solver in ["ddim", "edm-heun", "pc", "em", "dpmpp-2m-sde", "dpmpp-2s"] {
+    for solver in [
+        "ddim",
+        "edm-heun",
+        "pc",
+        "em",
+        "dpmpp-2m-sde",
+        "dpmpp-2s",
+        "unipc",
+    ] {
         let v = json_of(&otto(&[
             "sample",
             "--run",
@@ -790,4 +812,194 @@ fn diffusion_samplers_on_a_mixture_file_and_a_ddpm_run() {
         ]));
         assert!(v["nfe"].as_u64().unwrap() >= 10, "{solver}: {v}");
     }
+}
+
+#[test]
+fn every_diffusion_method_trains_and_samples_and_bad_axes_are_refused() {
+    // Truth: each method must move N(0, I) towards moons: its samples are closer in exact W2 to
+    // held-out moons than the noise is, sampled by DPM-Solver++(2M) in 20 steps: edm and vp-v
+    // after 3000 steps at batch 256 (measured 0.54 and 0.63 vs 2.03), score-ve — a raw score
+    // output over noise levels up to σ_max ≈ 9 — after 10 000 (measured 0.77). `otto eval`
+    // reports a finite test NLL.
+    let dir = tempfile::tempdir().unwrap();
+    let moons = dir.path().join("moons.npy");
+    let noise = dir.path().join("noise.npy");
+    let samples = dir.path().join("samples.npy");
+    assert!(otto(&[
+        "data",
+        "moons",
+        "--n",
+        "1000",
+        "--seed",
+        "7",
+        "--out",
+        s(&moons)
+    ])
+    .status
+    .success());
+    assert!(otto(&[
+        "data",
+        "gaussian",
+        "--n",
+        "1000",
+        "--seed",
+        "8",
+        "--out",
+        s(&noise)
+    ])
+    .status
+    .success());
+    let w2 = |x: &Path| {
+        json_of(&otto(&[
+            "ot",
+            "w2",
+            "--x",
+            s(x),
+            "--y",
+            s(&moons),
+            "--json",
+        ]))["w2"]
+            .as_f64()
+            .unwrap()
+    };
+    let baseline = w2(&noise);
+    let cases = [
+        ("edm", "3000", "256", "dpmpp-2m", "20", 0.5),
+        ("vp-v", "3000", "256", "dpmpp-2m", "20", 0.5),
+        ("score-ve", "10000", "256", "dpmpp-2m", "20", 0.6),
+    ];
+    for (method, steps, batch, solver, solver_steps, bound) in cases {
+        let run = dir.path().join(method);
+        let train = otto(&[
+            "train",
+            "--method",
+            method,
+            "--target",
+            "moons",
+            "--steps",
+            steps,
+            "--batch",
+            batch,
+            "--quiet",
+            "--out",
+            s(&run),
+        ]);
+        assert!(
+            train.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&train.stderr)
+        );
+        json_of(&otto(&[
+            "sample",
+            "--run",
+            s(&run),
+            "--solver",
+            solver,
+            "--steps",
+            solver_steps,
+            "--n",
+            "1000",
+            "--out",
+            s(&samples),
+            "--json",
+        ]));
+        let model = w2(&samples);
+        assert!(
+            model < bound * baseline,
+            "{method}: W2 {model} vs noise {baseline}"
+        );
+        let v = json_of(&otto(&["eval", "--run", s(&run), "--n", "500", "--json"]));
+        assert!(
+            v["test_nll_nats"].as_f64().unwrap().is_finite(),
+            "{method}: {v}"
+        );
+    }
+    for (args, needle) in [
+        (
+            &["--method", "ddpm", "--predict", "eps"][..],
+            "velocity, score, noise, data, v",
+        ),
+        (
+            &["--method", "i-cfm", "--predict", "noise"][..],
+            "diffusion methods",
+        ),
+        (
+            &["--method", "edm", "--weighting", "sigma2"][..],
+            "preconditioning",
+        ),
+        (
+            &["--method", "vp-v", "--schedule", "cosine"][..],
+            "vp-cosine",
+        ),
+        (&["--method", "ddim"][..], "score-ve, edm, vp-v"),
+        (
+            &["--method", "ddpm", "--sigma-max", "10"][..],
+            "only the ve and edm",
+        ),
+    ] {
+        let out = dir.path().join("bad");
+        let err = stderr_of(&otto(
+            &[&["train", "--steps", "1", "--out", s(&out)], args].concat(),
+        ));
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn compare_trains_every_method_and_writes_one_table() {
+    // Truth: the protocol's own numbers must be consistent with the runs it wrote — each method's
+    // W2 in compare.json equals `otto eval` on its run directory with the same settings (same
+    // seeds: the evaluation is deterministic), every W2–NFE entry is finite, and the diffusion
+    // method carries curves for its three samplers. Bad method names list the valid ones.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cmp");
+    let v = json_of(&otto(&[
+        "compare",
+        "--methods",
+        "ddpm,i-cfm",
+        "--steps",
+        "300",
+        "--n",
+        "300",
+        "--nfe",
+        "4,10",
+        "--quiet",
+        "--out",
+        s(&out),
+        "--json",
+    ]));
+    let methods = v["methods"].as_array().unwrap();
+    assert_eq!(methods.len(), 2);
+    for m in methods {
+        let name = m["method"].as_str().unwrap();
+        let eval = json_of(&otto(&[
+            "eval",
+            "--run",
+            s(&out.join(name)),
+            "--n",
+            "300",
+            "--json",
+        ]));
+        assert_eq!(eval["w2"], m["w2"], "{name}");
+        let curves = m["w2_vs_nfe"].as_array().unwrap();
+        assert_eq!(curves.len(), if name == "ddpm" { 6 } else { 2 }, "{name}");
+        assert!(curves.iter().all(|c| c["w2"].as_f64().unwrap().is_finite()));
+        assert!(m["test_nll_nats"].as_f64().unwrap().is_finite());
+    }
+    for f in ["compare.json", "compare.md", "compare.png"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(md.contains("| ddpm |") && md.contains("| i-cfm |"), "{md}");
+    let err = stderr_of(&otto(&[
+        "compare",
+        "--methods",
+        "ddpm,flow",
+        "--out",
+        s(&out),
+    ]));
+    assert!(
+        err.contains("'flow'") && err.contains("i-cfm, ot-cfm, ddpm"),
+        "{err}"
+    );
 }

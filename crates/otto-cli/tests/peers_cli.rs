@@ -96,7 +96,7 @@ fn levels_equal_to_the_grid_reproduce_the_default_run_bit_for_bit() {
 #[test]
 fn start_points_are_used_as_they_are() {
     // Truth: the library's own samplers called on the same start points and levels (DDIM(η = 0)
-    // on an uneven hand-made grid; Euler from t = 0 for an ODE solver) give the same f64 values
+    // on an uneven hand-made grid; Euler over the run's interval for an ODE solver) give the same f64 values
     // bit for bit: the CLI must neither rescale nor redraw --x0.
     let dir = tempfile::tempdir().unwrap();
     let run = train_ddpm(dir.path());
@@ -148,9 +148,10 @@ fn start_points_are_used_as_they_are() {
         s(&out),
         "--json",
     ]));
+    let (t0, t1) = trained.interval();
     let expected = OdeSolver::new(Method::Euler)
         .steps(7)
-        .solve(&trained.field, &start, 0.0, trained.end_time())
+        .solve(&trained.field, &start, t0, t1)
         .unwrap();
     assert_eq!(read_matrix(&out), expected.x);
 }

@@ -8,14 +8,25 @@ use otto_ot::Matrix;
 
 use super::{Denoiser, Divergence, ScoreField, VectorField};
 use crate::network::{Mlp, NetworkError, Workspace};
-use crate::path::{Conversion, Level, Parameterization, Schedule, SchedulePoint};
+use crate::path::{
+    Conversion, EdmPreconditioning, Level, Parameterization, Schedule, SchedulePoint,
+};
 
 /// A trained [`Mlp`] with what its output means.
 pub struct NetworkField {
     mlp: Mlp,
     parameterization: Parameterization,
     schedule: Option<Box<dyn Schedule>>,
+    preconditioning: Option<EdmPreconditioning>,
     workspace: Mutex<Option<Workspace>>,
+}
+
+/// How the network is fed and read at one time: its time input, the scale of its point input,
+/// and the affine map from (x, its output) to the requested quantity.
+struct Reading {
+    time: f64,
+    input_scale: f64,
+    conversion: Conversion,
 }
 
 /// Why a network cannot be used as a field.
@@ -51,8 +62,24 @@ impl NetworkField {
             mlp,
             parameterization,
             schedule,
+            preconditioning: None,
             workspace: Mutex::new(None),
         })
+    }
+
+    /// Reads the network as EDM's preconditioned F (Karras et al. 2022, eq. 7; see
+    /// [`EdmPreconditioning`]): at a level with α, σ the network sees `c_in(σ̃) x/α` at time
+    /// `c_noise(σ̃)`, σ̃ = σ/α, and `x̂1 = c_skip(σ̃) x/α + c_out(σ̃) F`. Needs a schedule.
+    pub fn with_preconditioning(
+        mut self,
+        preconditioning: EdmPreconditioning,
+    ) -> Result<Self, FieldError> {
+        if self.schedule.is_none() {
+            return Err(FieldError::NeedsSchedule("data (EDM-preconditioned)"));
+        }
+        self.parameterization = Parameterization::Data;
+        self.preconditioning = Some(preconditioning);
+        Ok(self)
     }
 
     /// The network.
@@ -73,7 +100,7 @@ impl NetworkField {
         })
     }
 
-    /// The network output at time t for every row of x, converted to `to` at the schedule's
+    /// The network's output at time t for every row of x, converted to `to` at the schedule's
     /// values at t, or at `level`'s α and σ when given.
     fn evaluate(
         &self,
@@ -83,51 +110,70 @@ impl NetworkField {
         to: Parameterization,
         out: &mut Matrix,
     ) {
-        let value = self.run(t, x, |mlp, ts, xs, raw, ws| mlp.forward(ts, xs, raw, ws));
-        match self.conversion(t, level, to) {
-            Some(c) => c.apply(x, &value, out),
+        match self.reading(t, level, to) {
+            Some(r) => {
+                let value = self.run(r.time, r.input_scale, x, |mlp, ts, xs, raw, ws| {
+                    mlp.forward(ts, xs, raw, ws)
+                });
+                r.conversion.apply(x, &value, out)
+            }
             // Without a schedule only the identity conversion exists; any other request is a
             // misuse that must not pass for a result.
             None => out.as_mut_slice().fill(f64::NAN),
         }
     }
 
-    /// The affine map `output = xt · x_t + value · network value` from the network's output to
-    /// `to` at time t (at `level`'s α and σ when given); `None` when it needs a schedule this
-    /// field lacks.
-    fn conversion(
-        &self,
-        t: f64,
-        level: Option<&Level>,
-        to: Parameterization,
-    ) -> Option<Conversion> {
-        match &self.schedule {
-            Some(s) => {
-                let point = match level {
-                    Some(level) => SchedulePoint::at_level(s.as_ref(), level),
-                    None => SchedulePoint::at(s.as_ref(), t),
-                };
-                Some(self.parameterization.conversion_at(to, &point))
+    /// How to feed and read the network for `to` at time t (at `level`'s α and σ when given);
+    /// `None` when that needs a schedule this field lacks.
+    fn reading(&self, t: f64, level: Option<&Level>, to: Parameterization) -> Option<Reading> {
+        let Some(s) = &self.schedule else {
+            return (to == self.parameterization).then_some(Reading {
+                time: t,
+                input_scale: 1.0,
+                conversion: Conversion {
+                    xt: 0.0,
+                    value: 1.0,
+                },
+            });
+        };
+        let point = match level {
+            Some(level) => SchedulePoint::at_level(s.as_ref(), level),
+            None => SchedulePoint::at(s.as_ref(), t),
+        };
+        let c = self.parameterization.conversion_at(to, &point);
+        Some(match &self.preconditioning {
+            None => Reading {
+                time: t,
+                input_scale: 1.0,
+                conversion: c,
+            },
+            // x̂1 = (c_skip/α) x + c_out F, then `to` = c.xt x + c.value x̂1.
+            Some(p) => {
+                let sigma = point.sigma / point.alpha;
+                Reading {
+                    time: p.c_noise(sigma),
+                    input_scale: p.c_in(sigma) / point.alpha,
+                    conversion: Conversion {
+                        xt: c.xt + c.value * p.c_skip(sigma) / point.alpha,
+                        value: c.value * p.c_out(sigma),
+                    },
+                }
             }
-            None if to == self.parameterization => Some(Conversion {
-                xt: 0.0,
-                value: 1.0,
-            }),
-            None => None,
-        }
+        })
     }
 
-    /// Runs one pass of the network (`pass(mlp, t, x, out, workspace)` on f32 copies, t the same
-    /// for every row) on the rows of `x` and returns its n×d output in f64.
+    /// Runs one pass of the network (`pass(mlp, t, x, out, workspace)` on f32 copies of
+    /// `scale · x`, t the same for every row) and returns its n×d output in f64.
     fn run(
         &self,
         t: f64,
+        scale: f64,
         x: &Matrix,
         pass: impl FnOnce(&Mlp, &[f32], &[f32], &mut [f32], &mut Workspace) -> Result<(), NetworkError>,
     ) -> Matrix {
         let (n, d) = x.shape();
         let ts = vec![t as f32; n];
-        let xs = to_f32(x);
+        let xs = to_f32(x, scale);
         let mut raw = vec![0.0f32; n * d];
         let mut guard = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
         let ws = match guard.as_mut() {
@@ -140,8 +186,8 @@ impl NetworkField {
     }
 }
 
-fn to_f32(x: &Matrix) -> Vec<f32> {
-    x.as_slice().iter().map(|&v| v as f32).collect()
+fn to_f32(x: &Matrix, scale: f64) -> Vec<f32> {
+    x.as_slice().iter().map(|&v| (scale * v) as f32).collect()
 }
 
 impl VectorField for NetworkField {
@@ -155,16 +201,18 @@ impl VectorField for NetworkField {
 }
 
 impl Divergence for NetworkField {
-    /// `J u v = c.xt · v + c.value · J_net v`: the velocity is the affine [`Conversion`]
-    /// `c.xt · x + c.value · net(t, x)` of the network's output, whose JVP comes from
-    /// [`Mlp::jvp_input`] (in f32, like the forward pass).
+    /// `J u v = c.xt · v + c.value · s · J_net v`: the velocity is the affine [`Conversion`]
+    /// `c.xt · x + c.value · net(t', s x)` of the network's output (s the input scale, 1 unless
+    /// preconditioned), whose JVP comes from [`Mlp::jvp_input`] (in f32, like the forward pass).
     fn jvp(&self, t: f64, x: &Matrix, v: &Matrix, out: &mut Matrix) {
-        let vs = to_f32(v);
-        let net = self.run(t, x, |mlp, ts, xs, raw, ws| {
-            mlp.jvp_input(ts, xs, &vs, raw, ws)
-        });
-        match self.conversion(t, None, Parameterization::Velocity) {
-            Some(c) => c.apply(v, &net, out),
+        match self.reading(t, None, Parameterization::Velocity) {
+            Some(r) => {
+                let vs = to_f32(v, r.input_scale);
+                let net = self.run(r.time, r.input_scale, x, |mlp, ts, xs, raw, ws| {
+                    mlp.jvp_input(ts, xs, &vs, raw, ws)
+                });
+                r.conversion.apply(v, &net, out)
+            }
             None => out.as_mut_slice().fill(f64::NAN),
         }
     }
@@ -214,8 +262,9 @@ mod tests {
         // h²|∂³u|/6 ≈ 1e-6 for these O(1) untrained networks; the f32 forward has relative
         // round-off ≈ 1e-7, amplified to ≈ 1e-7·|u|/h ≈ 3e-5. Tolerance 1e-3·max(1, |div|).
         // Two fields: a velocity network (J u = J_net), and a noise network on VP-trig, whose
-        // conversion to a velocity adds c.xt·I (divergence d·c.xt + c.value·div_net). Measured
-        // errors 2e-6 to 1.1e-5.
+        // conversion to a velocity adds c.xt·I (divergence d·c.xt + c.value·div_net), and an
+        // EDM-preconditioned network on VP-trig (input scaled by c_in/α). Measured errors 2e-6 to
+        // 1.1e-5.
         let config = MlpConfig::new(2, 2).width(32).activation(Activation::Silu);
         let x = Matrix::from_rows(&[
             vec![0.3, -0.7],
@@ -236,6 +285,12 @@ mod tests {
                 Parameterization::Noise,
                 Some(Box::new(VpTrig)),
             ),
+            NetworkField::new(
+                Mlp::new(config, 5).unwrap(),
+                Parameterization::Data,
+                Some(Box::new(VpTrig)),
+            )
+            .and_then(|f| f.with_preconditioning(EdmPreconditioning::default())),
         ];
         let h = 3e-3;
         for (f, field) in fields.into_iter().enumerate() {
@@ -263,5 +318,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn edm_preconditioned_denoiser_is_eq_7() {
+        // Truth: Karras et al. 2022, eq. 7 written out with the network's own forward pass:
+        // x̂1 = c_skip(σ̃) x/α + c_out(σ̃) F(c_in(σ̃) x/α; c_noise(σ̃)), σ̃ = σ/α, at a level of
+        // the VP-linear schedule (α ≠ 1). f32 network: tolerance 1e-5 relative.
+        let config = MlpConfig::new(2, 2).width(16).activation(Activation::Silu);
+        let mlp = Mlp::new(config, 9).unwrap();
+        let p = EdmPreconditioning::new(0.7).unwrap();
+        let schedule = crate::path::VpLinear::default();
+        let field = NetworkField::new(
+            mlp.clone(),
+            Parameterization::Data,
+            Some(Box::new(schedule)),
+        )
+        .unwrap()
+        .with_preconditioning(p)
+        .unwrap();
+        let level = Level::at(&schedule, 0.4);
+        let x = Matrix::from_rows(&[vec![0.3, -0.7], vec![1.1, 0.4]]).unwrap();
+        let mut out = Matrix::zeros(2, 2);
+        field.with_denoiser().unwrap().denoise(&level, &x, &mut out);
+        let sigma = level.sigma / level.alpha;
+        let scale = p.c_in(sigma) / level.alpha;
+        let xs: Vec<f32> = x.as_slice().iter().map(|v| (scale * v) as f32).collect();
+        let mut f = vec![0.0f32; 4];
+        let mut ws = Workspace::new(&mlp, 2);
+        mlp.forward(&[p.c_noise(sigma) as f32; 2], &xs, &mut f, &mut ws)
+            .unwrap();
+        for ((o, xk), fk) in out.as_slice().iter().zip(x.as_slice()).zip(&f) {
+            let expected = p.c_skip(sigma) * xk / level.alpha + p.c_out(sigma) * *fk as f64;
+            assert!((o - expected).abs() < 1e-5 * expected.abs().max(1.0));
+        }
+        let interpolant_only = NetworkField::new(mlp, Parameterization::Velocity, None).unwrap();
+        assert!(interpolant_only.with_preconditioning(p).is_err());
     }
 }

@@ -29,12 +29,15 @@
 
 pub mod affine;
 pub mod parameterization;
+pub mod preconditioning;
 pub mod schedule;
 
 pub use affine::{AffinePath, Interpolant, InterpolantNoise};
 pub use parameterization::{Coefficients, Conversion, Parameterization, SchedulePoint};
+pub use preconditioning::EdmPreconditioning;
 pub use schedule::{
-    CondOt, Edm, Level, Schedule, ScheduleKind, SubVp, Ve, VpCosine, VpLinear, VpTrig,
+    CondOt, Edm, Level, Schedule, ScheduleChoice, ScheduleKind, SubVp, Ve, VpCosine, VpLinear,
+    VpTrig,
 };
 
 use otto_ot::Matrix;
@@ -155,8 +158,9 @@ pub trait ConditionalPath: Sync {
     }
 }
 
-/// Checks that the coupled batch `x0`, `x1` is non-empty, equally shaped and finite.
-fn check_batch(x0: &Matrix, x1: &Matrix) -> Result<()> {
+/// Checks that the coupled batch `x0`, `x1` is non-empty, equally shaped and finite (errors as
+/// [`ConditionalPath::sample_at`]).
+pub(crate) fn check_batch(x0: &Matrix, x1: &Matrix) -> Result<()> {
     if x0.shape() != x1.shape() {
         return Err(Error::Shape {
             what: "coupled batch x1",

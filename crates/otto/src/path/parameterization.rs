@@ -10,6 +10,7 @@
 //! | [`Parameterization::Noise`] | ε̂ = E[x0 \| x_t] = (x_t − α_t x̂1)/σ_t | 1/σ_t | −α_t/σ_t |
 //! | [`Parameterization::Score`] | ∇log p_t = −ε̂/σ_t | −1/σ_t² | α_t/σ_t² |
 //! | [`Parameterization::Velocity`] | u_t = α̇_t x̂1 + σ̇_t ε̂ | σ̇_t/σ_t | α̇_t − σ̇_t α_t/σ_t |
+//! | [`Parameterization::V`] | v = α_t ε̂ − σ_t x̂1 | α_t/σ_t | −(α_t² + σ_t²)/σ_t |
 //!
 //! so every conversion is one composition: invert the source row to get x̂1, apply the target row
 //! (facebookresearch/flow_matching's `path/affine.py` writes the six pairwise conversions instead).
@@ -37,6 +38,9 @@ pub enum Parameterization {
     Noise,
     /// The denoised data x̂1 = E[x1 | x_t] (x0-prediction in diffusion's naming; EDM's D).
     Data,
+    /// Salimans & Ho's v = α_t ε̂ − σ_t x̂1 ("v-prediction", Salimans & Ho 2022, §4; the flow
+    /// velocity is a different quantity: [`Parameterization::Velocity`]).
+    V,
 }
 
 /// α_t, σ_t and their derivatives at one time: all a parameterization's coefficients read.
@@ -118,21 +122,23 @@ impl Conversion {
 }
 
 impl Parameterization {
-    /// All four, in declaration order.
-    pub const ALL: [Parameterization; 4] = [
+    /// All five, in declaration order.
+    pub const ALL: [Parameterization; 5] = [
         Parameterization::Velocity,
         Parameterization::Score,
         Parameterization::Noise,
         Parameterization::Data,
+        Parameterization::V,
     ];
 
-    /// The lowercase name (`velocity`, `score`, `noise`, `data`), as parsed by [`FromStr`].
+    /// The lowercase name (`velocity`, `score`, `noise`, `data`, `v`), as parsed by [`FromStr`].
     pub fn name(&self) -> &'static str {
         match self {
             Parameterization::Velocity => "velocity",
             Parameterization::Score => "score",
             Parameterization::Noise => "noise",
             Parameterization::Data => "data",
+            Parameterization::V => "v",
         }
     }
 
@@ -163,6 +169,10 @@ impl Parameterization {
                     data: p.d_alpha - rate * alpha,
                 }
             }
+            Parameterization::V => Coefficients {
+                xt: alpha / sigma,
+                data: -(alpha * alpha + sigma * sigma) / sigma,
+            },
         }
     }
 
@@ -219,7 +229,7 @@ impl FromStr for Parameterization {
             .ok_or_else(|| Error::InvalidOption {
                 name: "parameterization",
                 value: s.to_string(),
-                reason: "expected one of velocity, score, noise, data",
+                reason: "expected one of velocity, score, noise, data, v",
             })
     }
 }
@@ -260,11 +270,16 @@ mod tests {
             field.score(t, &x, &mut score);
             field.denoised(t, &x, &mut data);
             let noise = Matrix::from_fn(shape.0, shape.1, |i, j| -sigma * score.get(i, j));
+            // Salimans & Ho's v = α ε̂ − σ x̂1 from the oracle's independent noise and denoiser.
+            let v = Matrix::from_fn(shape.0, shape.1, |i, j| {
+                alpha * noise.get(i, j) - sigma * data.get(i, j)
+            });
             let truth = [
                 (Parameterization::Velocity, &velocity),
                 (Parameterization::Score, &score),
                 (Parameterization::Noise, &noise),
                 (Parameterization::Data, &data),
+                (Parameterization::V, &v),
             ];
 
             // Truth 1 (MATH.md §1, Tweedie): the oracle's closed forms agree with each other:
@@ -289,7 +304,7 @@ mod tests {
                 }
             }
 
-            // Truth 2: every one of the 16 conversions maps the oracle's value of one
+            // Truth 2: every one of the 25 conversions maps the oracle's value of one
             // parameterization onto the oracle's value of the other. Round-off is amplified by at
             // most |b'/b| ≲ 1/α ≤ 1/sin(π/20) ≈ 6.4 and 1/σ² ≤ 1/cos²(0.95π/2) ≈ 163: 1e-10.
             for (from, value) in truth {
@@ -304,7 +319,7 @@ mod tests {
                 }
             }
 
-            // Truth 3: around the circle velocity → score → noise → data → velocity is the
+            // Truth 3: around the circle velocity → score → noise → data → v → velocity is the
             // identity (1e-10).
             let mut current = velocity.clone();
             let circle = [
@@ -312,6 +327,7 @@ mod tests {
                 Parameterization::Score,
                 Parameterization::Noise,
                 Parameterization::Data,
+                Parameterization::V,
                 Parameterization::Velocity,
             ];
             for pair in circle.windows(2) {

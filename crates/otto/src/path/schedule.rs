@@ -217,6 +217,58 @@ impl ScheduleKind {
     }
 }
 
+/// A named schedule with an optional largest noise level σ_max (for [`Ve`] and [`Edm`]; the
+/// others have none): what a run's configuration chooses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScheduleChoice {
+    kind: ScheduleKind,
+    sigma_max: Option<f64>,
+}
+
+impl ScheduleChoice {
+    /// The choice, checking that σ_max (if given) belongs to a schedule that has one and is
+    /// larger than its σ_min.
+    pub fn new(kind: ScheduleKind, sigma_max: Option<f64>) -> Result<Self> {
+        let choice = Self { kind, sigma_max };
+        choice.try_build()?;
+        Ok(choice)
+    }
+
+    fn try_build(&self) -> Result<Box<dyn Schedule>> {
+        Ok(match (self.kind, self.sigma_max) {
+            (kind, None) => kind.build(),
+            (ScheduleKind::Ve, Some(max)) => Box::new(Ve::new(Ve::default().sigma_min, max)?),
+            (ScheduleKind::Edm, Some(max)) => {
+                let d = Edm::default();
+                Box::new(Edm::new(d.sigma_min, max, d.rho, d.sigma_data)?)
+            }
+            (_, Some(max)) => {
+                return Err(Error::InvalidOption {
+                    name: "sigma_max",
+                    value: max.to_string(),
+                    reason: "only the ve and edm schedules have a largest noise level",
+                })
+            }
+        })
+    }
+
+    /// The named schedule.
+    pub fn kind(&self) -> ScheduleKind {
+        self.kind
+    }
+
+    /// σ_max of [`Ve`] or [`Edm`] (`None`: the published default).
+    pub fn sigma_max(&self) -> Option<f64> {
+        self.sigma_max
+    }
+
+    /// The schedule (validated by [`ScheduleChoice::new`]).
+    pub fn build(&self) -> Box<dyn Schedule> {
+        self.try_build()
+            .expect("a ScheduleChoice is validated at construction")
+    }
+}
+
 impl fmt::Display for ScheduleKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -906,6 +958,23 @@ mod tests {
             err.contains("vp-cos") && err.contains("vp-cosine, sub-vp, ve, edm"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_chosen_sigma_max_sets_the_prior_scale() {
+        // Truth: the definitions — VE and EDM start at σ_0 = σ_max; other schedules have none.
+        let ve = ScheduleChoice::new(ScheduleKind::Ve, Some(9.0))
+            .unwrap()
+            .build();
+        assert!((ve.sigma(0.0) - 9.0).abs() < 1e-12 && (ve.sigma(1.0) - 0.01).abs() < 1e-15);
+        let edm = ScheduleChoice::new(ScheduleKind::Edm, Some(20.0))
+            .unwrap()
+            .build();
+        assert!((edm.sigma(0.0) - 20.0).abs() < 1e-12);
+        assert!(ScheduleChoice::new(ScheduleKind::VpLinear, Some(9.0)).is_err());
+        assert!(ScheduleChoice::new(ScheduleKind::Ve, Some(0.001)).is_err());
+        let default = ScheduleChoice::new(ScheduleKind::Ve, None).unwrap();
+        assert_eq!(default.build().sigma(0.0), Ve::default().sigma(0.0));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! midpoint, Heun, RK4 and adaptive Dopri5) for any [`crate::field::VectorField`]; [`sde`] holds
 //! Euler–Maruyama for the SDE with the same marginals, for any [`crate::field::ScoreField`]. The
 //! diffusion samplers — [`Ddim`], [`DpmSolverPp`] (1, 2M, 3M, 2S, SDE-2M), [`EdmHeun`] and
-//! [`PredictorCorrector`] (reverse-SDE Euler–Maruyama with a Langevin corrector) — step any
+//! [`PredictorCorrector`] (reverse-SDE Euler–Maruyama with a Langevin corrector) and [`UniPc`] —
+//! step any
 //! [`crate::field::Denoiser`] through a grid of noise levels ([`grid`]).
 //!
 //! Every solver follows one shape: an options struct (Default + builder setters, validated by
@@ -20,6 +21,7 @@ pub mod grid;
 pub mod ode;
 pub mod predictor_corrector;
 pub mod sde;
+pub mod unipc;
 
 pub use ddim::Ddim;
 pub use dpm_solver::{DpmSolverPp, DpmVariant};
@@ -28,6 +30,7 @@ pub use grid::{Discretization, TimeGrid};
 pub use ode::{Method, OdeSolver};
 pub use predictor_corrector::PredictorCorrector;
 pub use sde::{Diffusion, EulerMaruyama};
+pub use unipc::UniPc;
 
 use otto_ot::Matrix;
 

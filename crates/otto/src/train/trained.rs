@@ -1,7 +1,7 @@
 //! A finished (or checkpointed) run as something to sample from: its configuration and its
 //! network read as a field through the method's parameterization.
 
-use super::config::{Method, TrainConfig};
+use super::config::TrainConfig;
 use super::run::RunDir;
 use super::trainer::{Recipe, TrainError};
 use otto_ot::Matrix;
@@ -9,16 +9,7 @@ use otto_ot::Matrix;
 use crate::data::GaussianMixture;
 use crate::field::{NetworkField, VectorField};
 use crate::network::Mlp;
-use crate::path::{Schedule, VpLinear};
-
-/// The schedule of the run's affine path from noise, if it has one (`None` for torchcfm's
-/// interpolants).
-fn schedule(config: &TrainConfig) -> Option<Box<dyn Schedule>> {
-    match config.method {
-        Method::Ddpm => Some(Box::new(VpLinear::default())),
-        Method::ICfm | Method::OtCfm => None,
-    }
-}
+use crate::objective::Objective;
 
 /// A run whose likelihood cannot be computed: its source has no closed-form density.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,8 +43,17 @@ impl TrainedRun {
             "model.safetensors"
         };
         let mlp = Mlp::load_safetensors(run.file(weights))?;
-        let field = NetworkField::new(mlp, recipe.objective.parameterization(), schedule(&config))
+        let schedule = recipe.schedule.map(|choice| choice.build());
+        let mut field = NetworkField::new(mlp, recipe.objective.parameterization(), schedule)
             .map_err(|e| TrainError::Config(e.to_string()))?;
+        if let Objective::Edm {
+            preconditioning, ..
+        } = recipe.objective
+        {
+            field = field
+                .with_preconditioning(preconditioning)
+                .map_err(|e| TrainError::Config(e.to_string()))?;
+        }
         Ok(Self {
             config,
             recipe,
@@ -66,17 +66,18 @@ impl TrainedRun {
     /// - I-CFM and OT-CFM, torchcfm's constant-σ interpolant `x_t = t x1 + (1 − t) x0 + σ ε`:
     ///   x_0 = x0 + σ ε, the source convolved with N(0, σ² I) — exact for a source that is a
     ///   Gaussian mixture (`gaussian` becomes N(0, (1 + σ²) I));
-    /// - DDPM, the affine path `x_t = α_t x1 + σ_t x0`, x0 ~ N(0, I): N(0, σ_0² I). This drops the
-    ///   data term α_0 x1 (α_0 = e^{−(β0 + β1)/4} ≈ 6.4e-3 for VP-linear), an approximation of
-    ///   the true law α_0 x1 + σ_0 x0 whose effect on log p is of order α_0² ‖x1‖² ≈ 4e-5 ‖x1‖².
+    /// - the diffusion methods, the affine path `x_t = α_t x1 + σ_t x0`, x0 ~ N(0, I), at the start
+    ///   t_s of [`TrainedRun::interval`]: N(0, σ_{t_s}² I). This drops the data term α_{t_s} x1
+    ///   (VP-linear: α_0 = e^{−(β0 + β1)/4} ≈ 6.4e-3; VE: α = 1 but σ_0 = 50 dwarfs the data), an
+    ///   approximation of the true law whose effect on log p is of order α² ‖x1‖²/σ².
     ///
     /// Errors: [`UnknownDensity`] when the source is a data set without a closed-form density
     /// (a file, or a built-in set other than `gaussian`, `8gaussians`, `dsb-8gaussians`).
     pub fn source_density(&self) -> Result<GaussianMixture, UnknownDensity> {
-        match schedule(&self.config) {
+        match self.recipe.schedule.map(|choice| choice.build()) {
             Some(s) => {
                 let d = self.field.dim();
-                let variance = s.sigma(0.0).powi(2);
+                let variance = s.sigma(self.interval().0).powi(2);
                 Ok(
                     GaussianMixture::isotropic(&[1.0], &Matrix::zeros(1, d), variance)
                         .expect("σ_0 > 0 on a path from noise"),
@@ -94,12 +95,27 @@ impl TrainedRun {
         }
     }
 
-    /// The end time of sampling: 1, or 1 − 10⁻³ for ε-prediction, whose conversion to a velocity
-    /// divides by σ_t = 0 at t = 1 (the usual truncation of diffusion samplers, Song et al. 2021).
-    pub fn end_time(&self) -> f64 {
-        match self.config.method {
-            Method::Ddpm => 1.0 - 1e-3,
-            Method::ICfm | Method::OtCfm => 1.0,
+    /// The interval [t_start, t_end] the probability-flow ODE is integrated over: [0, 1] for
+    /// torchcfm's interpolants; a diffusion method's schedule's sampling interval (where α and σ
+    /// are positive, so every parameterization converts: VP-linear [0, 1 − 10⁻³], the usual
+    /// truncation of Song et al. 2021; VE and EDM [0, 1]; VP-cosine and cond-ot start at 10⁻³).
+    pub fn interval(&self) -> (f64, f64) {
+        match self.recipe.schedule {
+            Some(choice) => choice.build().sampling_interval(),
+            None => (0.0, 1.0),
+        }
+    }
+
+    /// `n` start points at t_start drawn with `seed`: the source's points, scaled by σ_{t_start}
+    /// for a diffusion method (its prior N(0, σ² I): σ_max = 50 for VE, 80 for EDM, ≈ 1 for VP).
+    pub fn prior(&self, n: usize, seed: u64) -> Matrix {
+        let x = self.recipe.source.draw_fresh(n, seed);
+        match self.recipe.schedule {
+            Some(choice) => {
+                let sigma = choice.build().sigma(self.interval().0);
+                Matrix::from_fn(x.rows(), x.cols(), |i, j| sigma * x.get(i, j))
+            }
+            None => x,
         }
     }
 }

@@ -6,7 +6,6 @@
 
 use std::time::Instant;
 
-use otto_ot::Matrix;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -19,7 +18,10 @@ use crate::coupling::Coupling;
 use crate::data::{DataSource, Dataset, Toy};
 use crate::network::{AdamW, Ema, Mlp, MlpConfig, NetworkError, TimeEmbedding, Workspace};
 use crate::objective::Objective;
-use crate::path::{AffinePath, ConditionalPath, Interpolant, VpLinear};
+use crate::path::{
+    AffinePath, ConditionalPath, EdmPreconditioning, Interpolant, ScheduleChoice, ScheduleKind,
+};
+use otto_ot::Matrix;
 
 /// Why training stopped early or could not start.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +87,113 @@ pub struct Recipe {
     pub path: Box<dyn ConditionalPath>,
     /// Regression objective.
     pub objective: Objective,
+    /// The schedule of a diffusion method's affine path (`None` for torchcfm's interpolants).
+    pub schedule: Option<ScheduleChoice>,
+}
+
+/// The largest Euclidean distance between two of `x`'s rows.
+fn largest_distance(x: &Matrix) -> f64 {
+    let mut largest = 0.0f64;
+    for i in 0..x.rows() {
+        for j in 0..i {
+            let d2: f64 = x
+                .row(i)
+                .iter()
+                .zip(x.row(j))
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            largest = largest.max(d2);
+        }
+    }
+    largest.sqrt()
+}
+
+/// The schedule of a diffusion run: `sigma_max` where given; for `ve` without one, the largest
+/// distance between 2000 training points (Song & Ermon 2020, "Improved techniques for training
+/// score-based generative models", technique 1 — the rule behind score_sde's σ_max = 50 for
+/// CIFAR-10), drawn with a seed of its own so that a reloaded run finds the same value.
+fn schedule_choice(
+    config: &TrainConfig,
+    kind: ScheduleKind,
+    target: &Dataset,
+) -> Result<ScheduleChoice, TrainError> {
+    let sigma_max = if config.sigma_max > 0.0 {
+        Some(config.sigma_max)
+    } else if kind == ScheduleKind::Ve {
+        let points = target.draw(2000, finite_set_seed(config.seed, false) ^ 0x5161_0a3a);
+        Some(largest_distance(&points))
+    } else {
+        None
+    };
+    ScheduleChoice::new(kind, sigma_max).map_err(|e| TrainError::Config(format!("sigma_max: {e}")))
+}
+
+/// The diffusion part of a configuration: its schedule and objective (method defaults, then
+/// `schedule`, `predict`, `weighting` where given).
+fn diffusion_recipe(config: &TrainConfig) -> Result<(ScheduleKind, Objective), TrainError> {
+    let config_error = |field: &str, e: String| TrainError::Config(format!("{field}: {e}"));
+    let (schedule, predict, weighting) = match config.method {
+        Method::Ddpm => ("vp-linear", "noise", "uniform"),
+        Method::ScoreVe => ("ve", "score", "sigma2"),
+        Method::Edm => ("edm", "data", "uniform"),
+        Method::VpV => ("vp-cosine", "v", "uniform"),
+        Method::ICfm | Method::OtCfm => unreachable!("flow-matching methods have no schedule"),
+    };
+    let pick = |given: &str, default: &'static str| {
+        if given.is_empty() {
+            default.to_string()
+        } else {
+            given.to_string()
+        }
+    };
+    let schedule: ScheduleKind = pick(&config.schedule, schedule)
+        .parse()
+        .map_err(|e: crate::Error| config_error("schedule", e.to_string()))?;
+    let objective = if config.method == Method::Edm {
+        if !config.predict.is_empty() && config.predict != "data" {
+            return Err(config_error(
+                "predict",
+                format!(
+                    "edm predicts the data through its preconditioning, not '{}'",
+                    config.predict
+                ),
+            ));
+        }
+        if !config.weighting.is_empty() {
+            return Err(config_error(
+                "weighting",
+                "edm's loss weight is fixed by its preconditioning (λ c_out² = 1)".into(),
+            ));
+        }
+        if !(config.edm_p_std > 0.0
+            && config.edm_p_std.is_finite()
+            && config.edm_p_mean.is_finite())
+        {
+            return Err(config_error(
+                "edm_p_std",
+                format!(
+                    "must be positive and finite, with a finite edm_p_mean (got {}, {})",
+                    config.edm_p_std, config.edm_p_mean
+                ),
+            ));
+        }
+        Objective::Edm {
+            preconditioning: EdmPreconditioning::new(config.sigma_data)
+                .map_err(|e| config_error("sigma_data", e.to_string()))?,
+            p_mean: config.edm_p_mean,
+            p_std: config.edm_p_std,
+        }
+    } else {
+        Objective::Denoising {
+            target: pick(&config.predict, predict)
+                .parse()
+                .map_err(|e: crate::Error| config_error("predict", e.to_string()))?,
+            weighting: pick(&config.weighting, weighting)
+                .parse()
+                .map_err(|e: crate::Error| config_error("weighting", e.to_string()))?,
+        }
+    };
+    Ok((schedule, objective))
 }
 
 /// The seed of a finite training set of the source or the target, apart from the run's own
@@ -95,8 +204,10 @@ fn finite_set_seed(seed: u64, is_source: bool) -> u64 {
 
 impl Recipe {
     /// The recipe of a configuration: I-CFM and OT-CFM use torchcfm's constant-σ interpolant
-    /// and velocity regression; `ddpm` uses a N(0, I) source, the VP linear-β schedule and
-    /// ε-prediction.
+    /// and velocity regression; the diffusion methods a N(0, I) source, the affine path of their
+    /// schedule and their objective (`ddpm`: VP linear-β, ε; `score-ve`: VE, σ²-weighted score;
+    /// `edm`: EDM; `vp-v`: VP cosine, v), each axis overridable by `schedule`, `predict`,
+    /// `weighting`.
     pub fn from_config(config: &TrainConfig) -> Result<Self, TrainError> {
         // `train_size` applies to built-in data sets, not to a Gaussian noise source.
         let dataset = |name: &str, is_source: bool| -> Result<Dataset, TrainError> {
@@ -121,6 +232,7 @@ impl Recipe {
                 .map(|p| Box::new(p) as Box<dyn ConditionalPath>)
                 .map_err(|e| TrainError::Config(format!("sigma: {e}")))
         };
+        let mut schedule = None;
         let (source, coupling, path, objective) = match config.method {
             Method::ICfm | Method::OtCfm => {
                 let source = dataset(&config.source, true)?;
@@ -129,24 +241,26 @@ impl Recipe {
                 } else {
                     Coupling::Independent
                 };
+                for (field, value) in [
+                    ("predict", &config.predict),
+                    ("weighting", &config.weighting),
+                ] {
+                    if !value.is_empty() {
+                        return Err(TrainError::Config(format!(
+                            "{field}: {} regresses the velocity of torchcfm's interpolant; {field} applies to the diffusion methods (ddpm, score-ve, edm, vp-v)",
+                            config.method.name()
+                        )));
+                    }
+                }
                 (source, coupling, interpolant()?, Objective::FlowMatching)
             }
-            Method::Ddpm => {
+            _ => {
+                let (kind, objective) = diffusion_recipe(config)?;
+                let choice = schedule_choice(config, kind, &target)?;
+                schedule = Some(choice);
                 let source = Dataset::Toy(Toy::Gaussian { dim: target.dim() });
-                let path: Box<dyn ConditionalPath> = match config.schedule.as_str() {
-                    "vp-linear" => Box::new(AffinePath::new(VpLinear::default())),
-                    other => {
-                        return Err(TrainError::Config(format!(
-                            "schedule '{other}' is not supported for ddpm; use vp-linear"
-                        )))
-                    }
-                };
-                (
-                    source,
-                    Coupling::Independent,
-                    path,
-                    Objective::NoisePrediction,
-                )
+                let path: Box<dyn ConditionalPath> = Box::new(AffinePath::new(choice.build()));
+                (source, Coupling::Independent, path, objective)
             }
         };
         if source.dim() != target.dim() {
@@ -164,6 +278,7 @@ impl Recipe {
             coupling,
             path,
             objective,
+            schedule,
         })
     }
 }
@@ -244,6 +359,7 @@ fn validate(config: &TrainConfig) -> Result<(), TrainError> {
         ("grad_clip", config.grad_clip),
         ("lr_min", config.lr_min),
         ("sigma", config.sigma),
+        ("sigma_max", config.sigma_max),
     ];
     for (name, value) in non_negative {
         if !(value >= 0.0 && value.is_finite()) {
@@ -267,10 +383,6 @@ pub struct TrainState {
     pub ema: Option<Ema>,
     /// The run's random stream.
     pub rng: ChaCha8Rng,
-}
-
-fn to_f32(m: &Matrix) -> Vec<f32> {
-    m.as_slice().iter().map(|&v| v as f32).collect()
 }
 
 /// Trains the run in `run` (a new run writes `config.toml`; `resume` continues from the
@@ -314,6 +426,7 @@ pub fn train(
         cosine: config.cosine,
     };
     let n = config.batch;
+    let recipe_schedule = recipe.schedule.map(|choice| choice.build());
     let mut ws = Workspace::new(&state.mlp, n);
     let mut grads = vec![0.0f32; state.mlp.num_params()];
     let mut last_checkpoint = state.step;
@@ -328,17 +441,16 @@ pub fn train(
             .coupling
             .pair(&x0, &x1, &mut state.rng)
             .map_err(|e| TrainError::Data(e.to_string()))?;
-        let sample = recipe
-            .path
-            .sample(&x0, &x1, &mut state.rng)
+        let schedule = recipe_schedule.as_deref();
+        let regression = recipe
+            .objective
+            .regression(recipe.path.as_ref(), schedule, &x0, &x1, &mut state.rng)
             .map_err(|e| TrainError::Data(e.to_string()))?;
-        let target = recipe.objective.target(recipe.path.as_ref(), &sample);
-        let t: Vec<f32> = sample.t.iter().map(|&t| t as f32).collect();
         let loss = state.mlp.loss_and_grad(
-            &t,
-            &to_f32(&sample.xt),
-            &to_f32(&target),
-            None,
+            &regression.time,
+            &regression.input,
+            &regression.target,
+            regression.weight.as_deref(),
             &mut grads,
             &mut ws,
         )?;

@@ -10,7 +10,7 @@ use crate::field::{Denoiser, GmmField};
 use crate::path::{Edm, Level, Schedule, Ve, VpLinear};
 use crate::sampler::{
     convergence_order, Ddim, Discretization, DpmSolverPp, DpmVariant, EdmHeun, Method, OdeSolver,
-    PredictorCorrector, Record, TimeGrid,
+    PredictorCorrector, Record, TimeGrid, UniPc,
 };
 
 fn max_diff(a: &Matrix, b: &Matrix) -> f64 {
@@ -100,7 +100,8 @@ fn orders_on_the_mixture_field() {
     // Truth: the probability-flow ODE of the same mixture field integrated by RK4 with 8192
     // uniform steps (its error ≲ 1e-10, far below the samplers'); the samplers run the same
     // interval (no final step to σ = 0) on a uniform-λ grid. Fitted orders (least squares over
-    // 32–256 steps): DDIM 1, Heun, 2M and 2S 2, 3M 3, within 0.3 (the finite-step pre-asymptotic
+    // 32–256 steps): DDIM 1, Heun, 2M, 2S and UniP-2 2, 3M 3, and UniPC-2 3 (its corrector raises
+    // the order by one: Zhao et al. 2023, §3.2), within 0.3 (the finite-step pre-asymptotic
     // drift seen over these step counts).
     let schedule = VpLinear::default();
     let field = GmmField::new(three_component(), schedule);
@@ -139,6 +140,22 @@ fn orders_on_the_mixture_field() {
             2.0,
             Box::new(|l: &[Level]| {
                 DpmSolverPp::new(DpmVariant::TwoS)
+                    .solve(&field, &x, l)
+                    .unwrap()
+                    .x
+            }),
+        ),
+        (
+            "unipc",
+            3.0,
+            Box::new(|l: &[Level]| UniPc::new().solve(&field, &x, l).unwrap().x),
+        ),
+        (
+            "unip (no corrector)",
+            2.0,
+            Box::new(|l: &[Level]| {
+                UniPc::new()
+                    .corrector(false)
                     .solve(&field, &x, l)
                     .unwrap()
                     .x
@@ -218,6 +235,10 @@ fn dpm_solver_is_invariant_to_the_schedule_at_equal_log_snr() {
     let a = EdmHeun::new().solve(&vp, &x_vp, &levels_vp).unwrap().x;
     let b = EdmHeun::new().solve(&ve, &x_ve, &levels_ve).unwrap().x;
     assert!(max_diff(&a, &b) < 1e-10);
+    let a = UniPc::new().solve(&vp, &x_vp, &levels_vp).unwrap();
+    let b = UniPc::new().solve(&ve, &x_ve, &levels_ve).unwrap();
+    assert!(max_diff(&a.x, &b.x) < 1e-10);
+    assert_eq!(a.stats.nfe, levels_vp.len() - 1);
 }
 
 /// Sample variance over all entries (mean zero known).

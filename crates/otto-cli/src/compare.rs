@@ -1,0 +1,274 @@
+//! `otto compare`: several methods on one task, trained and evaluated under one protocol — the
+//! table (W2, MMD², test NLL, NFE, sampling and training wall time, path kinetic energy, NPE) of
+//! [`crate::eval::evaluate`] (100 Euler steps of the probability-flow ODE on fresh source points
+//! against held-out target points) for every method, W2 versus NFE for each method's samplers, a
+//! figure of the samples side by side and the W2–NFE curves, written as JSON and Markdown.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use otto::sampler::Solution;
+use otto::train::{self, Method, RunDir, TrainConfig, TrainedRun};
+use otto_ot::marginal::uniform;
+use otto_ot::wasserstein::w2_exact;
+use otto_ot::Matrix;
+use serde_json::{json, Value};
+
+use crate::eval::{evaluate, test_nll};
+use crate::npy;
+use crate::plot;
+use crate::samplers::{run_ode, DiffusionOptions, Solver};
+use crate::train::Progress;
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// Methods to train and compare, comma-separated (i-cfm, ot-cfm, ddpm, score-ve, edm, vp-v).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ddpm,score-ve,edm,i-cfm,ot-cfm"
+    )]
+    methods: Vec<String>,
+    /// Source of the flow-matching methods (the diffusion methods start from N(0, I) of the
+    /// target's dimension).
+    #[arg(long, default_value = "gaussian")]
+    source: String,
+    /// Target data: a built-in name or a .npy/.csv file.
+    #[arg(long, default_value = "moons")]
+    target: String,
+    /// Training steps of every method.
+    #[arg(long, default_value_t = 10_000)]
+    steps: usize,
+    /// Minibatch size of every method.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Generated and held-out points of the evaluation.
+    #[arg(long, default_value_t = 2000)]
+    n: usize,
+    /// NFE budgets of the W2-versus-NFE curves, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "4,10,20,50,100")]
+    nfe: Vec<usize>,
+    /// Seed of every run and of the evaluation.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output directory: one run per method, compare.json, compare.md, compare.png.
+    #[arg(long, default_value = "runs/compare")]
+    out: PathBuf,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One labelled W2–NFE curve: (method, [(NFE, W2)]).
+type Curve = (String, Vec<(f64, f64)>);
+
+/// The samplers of the W2–NFE curves, one panel each: Euler for every method; DPM-Solver++(2M)
+/// and EDM's Heun for the methods with a denoiser.
+const SAMPLERS: [Solver; 3] = [Solver::Euler, Solver::Dpmpp2m, Solver::EdmHeun];
+
+fn samplers(trained: &TrainedRun) -> &'static [Solver] {
+    match trained.field.with_denoiser() {
+        Some(_) => &SAMPLERS,
+        None => &SAMPLERS[..1],
+    }
+}
+
+/// `n` samples of the run with `solver` at about `nfe` evaluations (EDM Heun: 2N − 1 ≤ nfe).
+fn draw(trained: &TrainedRun, solver: Solver, nfe: usize, n: usize, seed: u64) -> Result<Solution> {
+    let (t0, t1) = trained.interval();
+    if let Some(method) = solver.ode_method() {
+        let x = trained.prior(n, seed);
+        return run_ode(method, &trained.field, &x, t0, t1, nfe, (0.0, 0.0));
+    }
+    let Some(denoiser) = trained.field.with_denoiser() else {
+        bail!("{} needs a denoiser", solver.name());
+    };
+    let steps = if solver == Solver::EdmHeun {
+        nfe.div_ceil(2).max(1)
+    } else {
+        nfe
+    };
+    let options = DiffusionOptions::default();
+    let levels = options.levels(solver, &denoiser, steps, true)?;
+    let z = trained.recipe.source.draw_fresh(n, seed);
+    let x = Matrix::from_fn(n, z.cols(), |i, j| levels[0].sigma * z.get(i, j));
+    options.run(solver, &denoiser, &x, &levels, seed)
+}
+
+pub fn run(args: CompareArgs) -> Result<()> {
+    if args.methods.is_empty() || args.n < 2 || args.nfe.is_empty() || args.nfe.contains(&0) {
+        bail!("--methods must name at least one method, --n be at least 2 and --nfe list positive budgets");
+    }
+    let methods: Vec<Method> = args
+        .methods
+        .iter()
+        .map(|m| m.parse::<Method>().map_err(anyhow::Error::msg))
+        .collect::<Result<_>>()?;
+    std::fs::create_dir_all(&args.out)?;
+    let pool = rayon::ThreadPoolBuilder::new().build()?;
+    let test_seed = 987_654_321;
+    let mut rows: Vec<Value> = Vec::new();
+    let mut curves: Vec<Vec<Curve>> = vec![Vec::new(); SAMPLERS.len()];
+    let mut panels: Vec<(String, Matrix)> = Vec::new();
+    let mut held_out = None;
+    for method in &methods {
+        let config = TrainConfig {
+            method: *method,
+            source: args.source.clone(),
+            target: args.target.clone(),
+            steps: args.steps,
+            batch: args.batch,
+            seed: args.seed,
+            checkpoint_every: args.steps.div_ceil(4).max(1),
+            ..TrainConfig::default()
+        };
+        let dir = args.out.join(method.name());
+        let run = RunDir::create(&dir)?;
+        if !args.quiet {
+            eprintln!("training {} → {}", method.name(), dir.display());
+        }
+        let mut progress = Progress::new(config.steps, args.quiet);
+        let start = Instant::now();
+        pool.install(|| train::train(&config, &run, false, &mut progress))?;
+        let train_time = start.elapsed().as_secs_f64();
+        let trained = TrainedRun::load(&run, false)?;
+        let test = held_out
+            .get_or_insert_with(|| trained.recipe.target.held_out(args.n, test_seed))
+            .clone();
+        let (mut report, generated) =
+            pool.install(|| evaluate(&trained, &test, args.n, 100, 1, test_seed))?;
+        // Sampling wall time of the table's sampler (Euler, 100 steps), warm.
+        let start = Instant::now();
+        pool.install(|| draw(&trained, Solver::Euler, 100, args.n, 1))?;
+        let sample_time = start.elapsed().as_secs_f64();
+        report.extend(pool.install(|| test_nll(&trained, &test, args.n))?);
+        npy::write_matrix(&run.file("samples.npy"), &generated)?;
+        let mut row = report.to_json();
+        row["method"] = json!(method.name());
+        row["nfe"] = json!(100);
+        row["sample_time_s"] = json!(sample_time);
+        row["train_time_s"] = json!(train_time);
+        let mut measured = Vec::new();
+        for &solver in samplers(&trained) {
+            let mut points = Vec::new();
+            for &nfe in &args.nfe {
+                let start = Instant::now();
+                let solution = pool.install(|| draw(&trained, solver, nfe, args.n, 1))?;
+                let time = start.elapsed().as_secs_f64();
+                let w2 = w2_exact(&solution.x, &uniform(args.n), &test, &uniform(test.rows()))?;
+                points.push((solution.stats.nfe as f64, w2));
+                measured.push(json!({"solver": solver.name(), "nfe": solution.stats.nfe, "w2": w2, "time_s": time}));
+            }
+            let index = SAMPLERS
+                .iter()
+                .position(|s| *s == solver)
+                .expect("a listed sampler");
+            curves[index].push((method.name().to_string(), points));
+        }
+        row["w2_vs_nfe"] = json!(measured);
+        panels.push((method.name().to_string(), generated));
+        rows.push(row);
+    }
+    let test = held_out.expect("at least one method ran");
+    let figure = args.out.join("compare.png");
+    let width = 360 * panels.len() as u32;
+    plot::save_png(&figure, (width.max(1500), 760), |root| {
+        let (top, bottom) = root.split_vertically(380);
+        for (area, (name, points)) in top.split_evenly((1, panels.len())).iter().zip(&panels) {
+            plot::clouds_panel(
+                area,
+                name,
+                &[
+                    ("held out", &test, plot::MUTED),
+                    ("generated", points, plot::TARGET),
+                ],
+            )?;
+        }
+        for ((area, solver), series) in bottom
+            .split_evenly((1, SAMPLERS.len()))
+            .iter()
+            .zip(SAMPLERS)
+            .zip(&curves)
+        {
+            let title = format!("W2 vs NFE, {}", solver.name());
+            plot::loglog_panel(area, &title, "NFE", "W2 to held-out points", series)?;
+        }
+        Ok(())
+    })?;
+    let markdown = markdown_table(&rows, &args);
+    npy::write_atomic(&args.out.join("compare.md"), markdown.as_bytes())?;
+    let document = json!({
+        "task": format!("{} -> {}", args.source, args.target),
+        "steps": args.steps, "batch": args.batch, "n": args.n, "seed": args.seed,
+        "protocol": "W2, MMD, energy, kinetic energy and NPE from 100 Euler steps of the probability-flow ODE; test NLL by RK4 (100 steps, exact divergence)",
+        "methods": rows, "figure": figure.display().to_string(),
+    });
+    npy::write_atomic(
+        &args.out.join("compare.json"),
+        serde_json::to_string_pretty(&document)?.as_bytes(),
+    )?;
+    if args.json {
+        println!("{document}");
+    } else {
+        print!("{markdown}");
+        println!("\nfigure: {}", figure.display());
+    }
+    Ok(())
+}
+
+/// The table as Markdown.
+fn markdown_table(rows: &[Value], args: &CompareArgs) -> String {
+    let number = |v: &Value, precision: usize| {
+        v.as_f64()
+            .map_or_else(|| "—".to_string(), |x| format!("{x:.precision$}"))
+    };
+    let mut out = format!(
+        "{} → {}, {} steps at batch {}, {} points; Euler 100 NFE for W2/MMD/kinetic energy/NPE\n\n",
+        args.source, args.target, args.steps, args.batch, args.n
+    );
+    out.push_str("| method | W2 | MMD² | test NLL (nats) | NFE | sampling s | training s | kinetic energy | NPE | best W2 at ≤ 20 NFE |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        let best = r["w2_vs_nfe"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["nfe"].as_u64().is_some_and(|n| n <= 20))
+            .min_by(|a, b| {
+                a["w2"]
+                    .as_f64()
+                    .unwrap_or(f64::INFINITY)
+                    .total_cmp(&b["w2"].as_f64().unwrap_or(f64::INFINITY))
+            })
+            .map_or_else(
+                || "—".to_string(),
+                |p| {
+                    format!(
+                        "{:.3} ({}, {})",
+                        p["w2"].as_f64().unwrap_or(f64::NAN),
+                        p["solver"].as_str().unwrap_or(""),
+                        p["nfe"]
+                    )
+                },
+            );
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r["method"].as_str().unwrap_or(""),
+            number(&r["w2"], 3),
+            number(&r["mmd2_rbf"], 4),
+            number(&r["test_nll_nats"], 3),
+            r["nfe"],
+            number(&r["sample_time_s"], 2),
+            number(&r["train_time_s"], 1),
+            number(&r["kinetic_energy"], 3),
+            number(&r["npe"], 3),
+            best
+        ));
+    }
+    out
+}
