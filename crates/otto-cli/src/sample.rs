@@ -2,20 +2,22 @@
 //! source (t = 0) to the target (t = 1) with an ODE solver, or — for runs on an affine Gaussian
 //! path (diffusion: ddpm) — with a diffusion sampler stepping its denoiser through noise levels
 //! (DDIM, DPM-Solver++, EDM, reverse SDE, predictor–corrector), or with Euler–Maruyama of the
-//! marginal-preserving SDE with a constant `--g`.
+//! marginal-preserving SDE with a constant `--g`. `--levels` and `--x0` hand it the noise levels
+//! and start points of another implementation, for point-by-point comparisons (bench/peers/).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::Args;
+use otto::path::Level;
 use otto::sampler::{Diffusion, EulerMaruyama, Solution};
 use otto::train::{RunDir, TrainedRun};
 use otto_ot::Matrix;
 
 use crate::npy;
 use crate::report::Report;
-use crate::samplers::{run_ode, DiffusionOptions, Solver};
+use crate::samplers::{level_error, read_levels, run_ode, DiffusionOptions, Solver};
 
 #[derive(Args)]
 pub struct SampleArgs {
@@ -25,6 +27,16 @@ pub struct SampleArgs {
     /// Number of points.
     #[arg(long, default_value_t = 10_000)]
     pub n: usize,
+    /// Start points (n × d .npy), used as they are: at the first noise level by the diffusion
+    /// samplers, at the run's start time by the ODE solvers and em --g [default: --n points of the
+    /// run's prior; fresh source points scaled by σ at the first level for the diffusion samplers].
+    #[arg(long, value_name = "FILE.npy", conflicts_with = "n")]
+    pub x0: Option<PathBuf>,
+    /// Noise levels of the diffusion samplers instead of --grid and --steps: a (K+1) × 3 .npy of
+    /// rows (t, α, σ) from noise to data, t the network's time input, α > 0, log(α/σ)
+    /// increasing, σ = 0 allowed on the last row only; K steps.
+    #[arg(long, value_name = "FILE.npy", conflicts_with_all = ["grid", "steps"])]
+    pub levels: Option<PathBuf>,
     /// Integrator: an ODE solver for any run; a diffusion sampler for runs on an affine Gaussian
     /// path (ddpm).
     #[arg(long, value_enum, default_value_t = Solver::Euler)]
@@ -59,16 +71,46 @@ pub struct SampleArgs {
     pub json: bool,
 }
 
-/// Samples `args.n` points from the trained run with the chosen solver, starting from fresh source
-/// points drawn with `args.seed` (scaled to the first noise level for the diffusion samplers).
-pub fn integrate(trained: &TrainedRun, args: &SampleArgs) -> Result<Solution> {
-    let x0 = trained.recipe.source.draw_fresh(args.n, args.seed);
+/// What `otto sample` reads from files before it starts the clock: `--x0` and `--levels`.
+pub struct Inputs {
+    /// The start points, used as they are.
+    pub x0: Option<Matrix>,
+    /// The noise levels of the diffusion samplers.
+    pub levels: Option<Vec<Level>>,
+}
+
+impl Inputs {
+    /// Reads `--x0` and `--levels`; `--levels` only goes with a diffusion sampler.
+    pub fn read(args: &SampleArgs) -> Result<Self> {
+        let constant_g = args.solver == Solver::Em && args.g.is_some();
+        let diffusion = args.solver.ode_method().is_none() && !constant_g;
+        if args.levels.is_some() && !diffusion {
+            bail!(
+                "--levels sets the noise levels of the diffusion samplers (ddim, dpmpp-*, edm-*, unipc, em without --g, pc), not of --solver {}{}",
+                args.solver.name(),
+                if constant_g { " --g" } else { "" }
+            );
+        }
+        Ok(Self {
+            x0: args.x0.as_deref().map(npy::read_matrix).transpose()?,
+            levels: args.levels.as_deref().map(read_levels).transpose()?,
+        })
+    }
+}
+
+/// Samples points from the trained run with the chosen solver, starting from `inputs.x0` as given
+/// or from `args.n` points drawn with `args.seed` — the run's prior at its start time for the ODE
+/// solvers, fresh source points scaled to the first noise level for the diffusion samplers —
+/// through `inputs.levels` or the grid of `--steps`.
+pub fn integrate(trained: &TrainedRun, args: &SampleArgs, inputs: Inputs) -> Result<Solution> {
     let (t0, t1) = trained.interval();
+    let given = inputs.x0;
+    let prior = |given: Option<Matrix>| given.unwrap_or_else(|| trained.prior(args.n, args.seed));
     if let Some(method) = args.solver.ode_method() {
         return run_ode(
             method,
             &trained.field,
-            &trained.prior(args.n, args.seed),
+            &prior(given),
             t0,
             t1,
             args.steps,
@@ -85,7 +127,7 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs) -> Result<Solution> {
         return Ok(EulerMaruyama::new(Diffusion::Constant(g))
             .steps(args.steps)
             .seed(args.seed)
-            .solve(score_field, &trained.prior(args.n, args.seed), t0, t1)?);
+            .solve(score_field, &prior(given), t0, t1)?);
     }
     let Some(denoiser) = trained.field.with_denoiser() else {
         bail!(
@@ -94,13 +136,20 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs) -> Result<Solution> {
             trained.config.method.name()
         );
     };
-    let levels = args
-        .diffusion
-        .levels(args.solver, &denoiser, args.steps, true)?;
+    let levels = match inputs.levels {
+        Some(levels) => levels,
+        None => args
+            .diffusion
+            .levels(args.solver, &denoiser, args.steps, true)?,
+    };
     // The prior at the first level: x = σ_0 z (the α_0 x1 part is negligible where σ_0 ≫ α_0).
-    let x = Matrix::from_fn(x0.rows(), x0.cols(), |i, j| levels[0].sigma * x0.get(i, j));
+    let x = given.unwrap_or_else(|| {
+        let z = trained.recipe.source.draw_fresh(args.n, args.seed);
+        Matrix::from_fn(z.rows(), z.cols(), |i, j| levels[0].sigma * z.get(i, j))
+    });
     args.diffusion
         .run(args.solver, &denoiser, &x, &levels, args.seed)
+        .map_err(|e| level_error(e, args.levels.as_deref()))
 }
 
 pub fn run(args: SampleArgs) -> Result<()> {
@@ -109,8 +158,9 @@ pub fn run(args: SampleArgs) -> Result<()> {
     }
     let run = RunDir::open(&args.run)?;
     let trained = TrainedRun::load(&run, args.ema)?;
+    let inputs = Inputs::read(&args)?;
     let start = Instant::now();
-    let solution = integrate(&trained, &args)?;
+    let solution = integrate(&trained, &args, inputs)?;
     let time = start.elapsed().as_secs_f64();
     if !solution.status.is_completed() {
         bail!("the solver stopped early: {:?}", solution.status);
@@ -119,7 +169,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
     npy::write_matrix(&out, &solution.x)?;
     let mut r = Report::default();
     r.set("run", args.run.display().to_string())
-        .set("n", args.n)
+        .set("n", solution.x.rows())
         .set("solver", args.solver.name())
         .set("nfe", solution.stats.nfe)
         .set("time_s", time)

@@ -2,7 +2,9 @@
 //! integrate a velocity field in t, and the diffusion samplers, which step a denoiser through a
 //! grid of noise levels ending at σ = 0, with their options as flags.
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use otto::field::{Denoiser, VectorField};
 use otto::path::Level;
@@ -10,7 +12,9 @@ use otto::sampler::{
     Ddim, Discretization, DpmSolverPp, DpmVariant, EdmHeun, Method, OdeSolver, PredictorCorrector,
     Solution, TimeGrid, UniPc,
 };
-use otto_ot::Matrix;
+use otto_ot::{Matrix, OtError};
+
+use crate::npy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Solver {
@@ -207,6 +211,40 @@ impl DiffusionOptions {
             Solver::Pc => pc(self.corrector_steps)?,
             ode => anyhow::bail!("{} is an ODE solver, not a diffusion sampler", ode.name()),
         })
+    }
+}
+
+/// Reads noise levels from a (K+1) × 3 .npy file of rows (t, α, σ), noise to data (K ≥ 1 steps;
+/// t is the network's time input). The values are checked by the samplers themselves (finite,
+/// α > 0, σ > 0 except σ = 0 on the last row, λ = log(α/σ) increasing): see [`level_error`].
+pub fn read_levels(path: &Path) -> Result<Vec<Level>> {
+    let (shape, data) = npy::read_array(path)?;
+    match shape.as_slice() {
+        [rows, 3] if *rows >= 2 => {}
+        other => bail!(
+            "{}: expected a (K+1) × 3 array of rows (t, α, σ) with K ≥ 1 steps, got shape {other:?}",
+            path.display()
+        ),
+    }
+    Ok(data
+        .chunks_exact(3)
+        .map(|row| Level {
+            t: row[0],
+            alpha: row[1],
+            sigma: row[2],
+        })
+        .collect())
+}
+
+/// A sampler's error, prefixed with the levels file when it is about the levels it read from it.
+pub fn level_error(error: anyhow::Error, levels_file: Option<&Path>) -> anyhow::Error {
+    let about_levels = matches!(
+        error.downcast_ref::<OtError>(),
+        Some(OtError::InvalidOption { name: "levels", .. })
+    );
+    match levels_file {
+        Some(path) if about_levels => error.context(path.display().to_string()),
+        _ => error,
     }
 }
 

@@ -31,18 +31,11 @@ fn read_vector(path: &Path) -> Vec<f64> {
 }
 
 fn train(dir: &Path, name: &str, source: &str, target: &str) -> PathBuf {
-    let out = dir.join(name);
     let args = [
-        "train", "--source", source, "--target", target, "--method", "i-cfm", "--steps", "300",
-        "--batch", "256", "--quiet", "--out",
+        "--source", source, "--target", target, "--method", "i-cfm", "--steps", "300", "--batch",
+        "256",
     ];
-    let run = otto(&[&args[..], &[s(&out)]].concat());
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    out
+    common::train(&dir.join(name), &args)
 }
 
 #[test]

@@ -56,3 +56,14 @@ pub fn write_npy<T: npyz::AutoSerialize + Copy>(
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Runs `otto train ARGS --quiet --out OUT`, asserting success, and returns OUT.
+pub fn train(out: &Path, args: &[&str]) -> PathBuf {
+    let run = otto(&[&["train"], args, &["--quiet", "--out", s(out)]].concat());
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    out.to_path_buf()
+}

@@ -77,7 +77,10 @@ impl Workspace {
         let shape = mlp.shape();
         let threads = threads.max(1);
         let rows = capacity.div_ceil(threads);
-        let block = BlockBuffers {
+        // One fresh zeroed allocation per block, not clones of one: the allocator hands out
+        // untouched zero pages, so a forward-only use never faults in the slope, delta and tangent
+        // buffers (cloning would copy, and so fault in, every byte up front).
+        let block = || BlockBuffers {
             rows,
             input: vec![0.0; rows * shape.input_cols],
             hidden: vec![0.0; shape.depth * rows * shape.width],
@@ -89,7 +92,7 @@ impl Workspace {
             loss: 0.0,
         };
         Workspace {
-            blocks: vec![block; threads],
+            blocks: (0..threads).map(|_| block()).collect(),
             capacity,
             shape,
         }
