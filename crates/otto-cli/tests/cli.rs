@@ -1003,3 +1003,27 @@ fn compare_trains_every_method_and_writes_one_table() {
         "{err}"
     );
 }
+
+#[test]
+fn resuming_before_the_first_checkpoint_says_so_once() {
+    // Truth: the documented message for a run killed before its first checkpoint (simulated by
+    // removing the checkpoint files of a finished run), on one line, with no repeated I/O error.
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let train = otto(&[
+        "train",
+        "--steps",
+        "20",
+        "--batch",
+        "64",
+        "--quiet",
+        "--out",
+        s(&run),
+    ]);
+    assert!(train.status.success());
+    std::fs::remove_file(run.join("checkpoint.json")).unwrap();
+    std::fs::remove_file(run.join("checkpoint.safetensors")).unwrap();
+    let err = stderr_of(&otto(&["train", "--resume", s(&run)]));
+    assert!(err.contains("no checkpoint yet"), "{err}");
+    assert!(!err.contains("os error"), "{err}");
+}

@@ -80,6 +80,13 @@ impl Checkpoint {
 
     /// Reads the checkpoint of a run, checking that its two files agree.
     pub fn load(run: &RunDir) -> Result<Self, TrainError> {
+        if !run.file("checkpoint.json").exists() {
+            return Err(invalid(
+                run,
+                "checkpoint.json",
+                "no checkpoint yet: the run stopped before its first checkpoint (checkpoint_every in config.toml); start it again without --resume",
+            ));
+        }
         let info: serde_json::Value = serde_json::from_str(&run.read_to_string("checkpoint.json")?)
             .map_err(|e| invalid(run, "checkpoint.json", format!("not JSON ({e})")))?;
         let field = |key: &str| {
@@ -94,7 +101,7 @@ impl Checkpoint {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| invalid(run, "checkpoint.json", "missing 'rng_word_pos'"))?;
         let path = run.file("checkpoint.safetensors");
-        let blob = std::fs::read(&path).map_err(|source| RunError::Io { path, source })?;
+        let blob = std::fs::read(&path).map_err(|error| RunError::Io { path, error })?;
         let (_, meta) = SafeTensors::read_metadata(&blob)
             .map_err(|e| invalid(run, "checkpoint.safetensors", e.to_string()))?;
         let tensor_step = meta

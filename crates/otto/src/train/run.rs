@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 /// Errors of run-directory input/output, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed. (The message carries the I/O error; it is not also
+    /// chained as a `source`, so that an error report names it once.)
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file exists but its content is not what the run expects.
     #[error("{path}: {reason}")]
@@ -24,9 +24,9 @@ pub enum RunError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
-    move |source| RunError::Io {
+    move |error| RunError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
