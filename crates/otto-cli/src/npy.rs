@@ -52,6 +52,23 @@ pub fn read_array(path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
     Ok((shape, data))
 }
 
+/// Reads an n × d matrix of points, refusing values so large that squared distances between
+/// points overflow f64 (the error names the file and the largest value).
+pub fn read_points(path: &Path) -> Result<Matrix> {
+    let points = read_matrix(path)?;
+    let largest = points.as_slice().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let limit = otto::data::file::max_coordinate(points.cols());
+    if largest > limit {
+        return Err(otto::data::file::FileError::Overflow {
+            path: path.to_path_buf(),
+            value: largest,
+            limit,
+        }
+        .into());
+    }
+    Ok(points)
+}
+
 fn check_finite(path: &Path, data: &[f64]) -> Result<()> {
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
         bail!(

@@ -68,7 +68,7 @@ impl Problem {
     fn load(&self, balanced: bool) -> Result<Loaded> {
         let (cost, squared_euclidean) = match (&self.x, &self.y, &self.cost) {
             (Some(x), Some(y), None) => {
-                let (xs, ys) = (npy::read_matrix(x)?, npy::read_matrix(y)?);
+                let (xs, ys) = (npy::read_points(x)?, npy::read_points(y)?);
                 if xs.cols() != ys.cols() {
                     bail!(
                         "{} holds {}-dimensional points but {} holds {}-dimensional ones",
@@ -336,7 +336,7 @@ fn sinkhorn(args: SinkhornArgs) -> Result<()> {
 }
 
 fn w2(args: W2Args) -> Result<()> {
-    let (x, y) = (npy::read_matrix(&args.x)?, npy::read_matrix(&args.y)?);
+    let (x, y) = (npy::read_points(&args.x)?, npy::read_points(&args.y)?);
     if x.cols() != y.cols() {
         bail!(
             "{} holds {}-dimensional points but {} holds {}-dimensional ones",

@@ -1027,3 +1027,31 @@ fn resuming_before_the_first_checkpoint_says_so_once() {
     assert!(err.contains("no checkpoint yet"), "{err}");
     assert!(!err.contains("os error"), "{err}");
 }
+
+#[test]
+fn points_whose_squared_distances_overflow_are_refused_by_file() {
+    // Truth: |x − y|² overflows f64 beyond √(f64::MAX/4d) per coordinate; the error names the file
+    // (for OT inputs and for training data) instead of a cost-matrix index.
+    let dir = tempfile::tempdir().unwrap();
+    let big = write_npy(dir.path(), "big.npy", &[2, 2], &[1e300, 0.0, 2e300, 1.0]);
+    let y = write_npy(dir.path(), "y.npy", &[2, 2], &[0.0, 0.0, 1.0, 1.0]);
+    for args in [
+        vec!["ot", "emd", "--x", s(&big), "--y", s(&y)],
+        vec!["ot", "w2", "--x", s(&big), "--y", s(&y)],
+        vec![
+            "train",
+            "--target",
+            s(&big),
+            "--steps",
+            "1",
+            "--out",
+            s(dir.path()),
+        ],
+    ] {
+        let err = stderr_of(&otto(&args));
+        assert!(
+            err.contains("big.npy") && err.contains("overflow"),
+            "{args:?}: {err}"
+        );
+    }
+}

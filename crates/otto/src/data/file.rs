@@ -93,6 +93,16 @@ pub enum FileError {
         /// What was found instead (empty, or a header only).
         what: &'static str,
     },
+    /// A value so large that squared distances between points overflow f64.
+    #[error("{}: values up to {value:e} make squared distances between points overflow f64 (keep |values| below {limit:.1e}); rescale the data", path.display())]
+    Overflow {
+        /// The file.
+        path: PathBuf,
+        /// The largest |value|.
+        value: f64,
+        /// [`max_coordinate`] for the file's dimension.
+        limit: f64,
+    },
     /// A NaN or infinite value.
     #[error("{}: non-finite value {value} at {cell}", path.display())]
     NonFinite {
@@ -131,6 +141,13 @@ pub enum FileError {
     },
 }
 
+/// The largest coordinate magnitude of d-dimensional points whose squared distances stay finite
+/// in f64: two points differ by at most twice it per coordinate, and d such squares must stay
+/// below `f64::MAX`.
+pub fn max_coordinate(d: usize) -> f64 {
+    (f64::MAX / (4.0 * d.max(1) as f64)).sqrt()
+}
+
 /// Reads a point set from `path`, choosing the format by extension (`.npy` or `.csv`,
 /// case-insensitive); a `.csv` header is detected ([`Header::Auto`]).
 pub fn read_points(path: &Path) -> Result<Matrix, FileError> {
@@ -138,14 +155,27 @@ pub fn read_points(path: &Path) -> Result<Matrix, FileError> {
 }
 
 /// [`read_points`] with an explicit [`Header`] rule for `.csv` files (ignored for `.npy`).
+///
+/// Errors also when a value is so large that squared distances between points overflow f64
+/// ([`max_coordinate`]): every cost, coupling and metric would fail on it later, without the file.
 pub fn read_points_with(path: &Path, header: Header) -> Result<Matrix, FileError> {
-    match extension(path).as_deref() {
+    let points = match extension(path).as_deref() {
         Some("npy") => read_npy(path),
         Some("csv") => read_csv(path, header),
         _ => Err(FileError::Extension {
             path: path.to_path_buf(),
         }),
+    }?;
+    let largest = points.as_slice().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let limit = max_coordinate(points.cols());
+    if largest > limit {
+        return Err(FileError::Overflow {
+            path: path.to_path_buf(),
+            value: largest,
+            limit,
+        });
     }
+    Ok(points)
 }
 
 /// The lower-cased extension of `path`, if any.
