@@ -150,7 +150,7 @@ pub fn run(args: FlowArgs) -> Result<()> {
     }
     let traj = schemes::run(args.scheme, &problem, &args.options())?;
     let files = write_outputs(&problem, &traj, &args.out)?;
-    let report = summary(&problem, &traj, &files, args.json)?;
+    let report = summary(&problem, &traj, &files, false)?;
     npy::write_atomic(
         &args
             .out
@@ -254,9 +254,14 @@ fn moments(traj: &Trajectory) -> (Vec<f64>, Matrix) {
     (mean, cov)
 }
 
-/// The summary of one run. In table form (`json = false`) the free energy is shown as its first
-/// and last values; the JSON form holds every step.
-fn summary(problem: &Problem, traj: &Trajectory, files: &[String], json: bool) -> Result<Report> {
+/// The summary of one run: the free energy's first and last values and, with `every_step` (the
+/// `SCHEME_summary.json` file), its value at every step.
+fn summary(
+    problem: &Problem,
+    traj: &Trajectory,
+    files: &[String],
+    every_step: bool,
+) -> Result<Report> {
     let mut r = Report::default();
     let axis = problem.grid.axes()[0];
     let porous = problem.energy.porous_term().map(|(_, m)| m);
@@ -288,7 +293,10 @@ fn summary(problem: &Problem, traj: &Trajectory, files: &[String], json: bool) -
         r.set("covariance", matrix_json(&cov));
     }
     let (f0, f1) = (traj.energies[0].1, traj.energies[traj.energies.len() - 1].1);
-    if json {
+    r.set("free_energy_initial", f0)
+        .set("free_energy_final", f1)
+        .set("free_energy_values", traj.energies.len());
+    if every_step {
         r.set(
             "free_energy_times",
             json!(traj.energies.iter().map(|e| e.0).collect::<Vec<_>>()),
@@ -296,16 +304,6 @@ fn summary(problem: &Problem, traj: &Trajectory, files: &[String], json: bool) -
         .set(
             "free_energy",
             json!(traj.energies.iter().map(|e| e.1).collect::<Vec<_>>()),
-        );
-    } else {
-        r.set(
-            "free_energy",
-            format!(
-                "{} → {} ({} values; all in --json)",
-                format_number(f0),
-                format_number(f1),
-                traj.energies.len()
-            ),
         );
     }
     let kl = match (

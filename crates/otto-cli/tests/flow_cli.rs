@@ -32,9 +32,18 @@ fn fp_reproduces_the_ou_oracle() {
     assert!((var - 0.898499).abs() < 1e-3, "variance {var}");
     assert!((v["mass"].as_f64().unwrap() - 1.0).abs() < 1e-12);
     assert!(v["mean_error"].as_f64().unwrap() < 1e-3);
-    // The free energy is recorded at every step and decreases (FP is its gradient flow), and
-    // the KL to the Gibbs state is positive at T = 1 (not yet at equilibrium).
-    let f: Vec<f64> = v["free_energy"]
+    // The free energy is recorded at every step in fp_summary.json (stdout keeps a summary: its
+    // first and last values and their count) and decreases (FP is its gradient flow), and the KL
+    // to the Gibbs state is positive at T = 1 (not yet at equilibrium).
+    assert!(
+        v.get("free_energy").is_none(),
+        "stdout holds no per-step series"
+    );
+    assert_eq!(v["free_energy_values"].as_u64(), Some(5001));
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("fp_summary.json")).unwrap())
+            .unwrap();
+    let f: Vec<f64> = file["free_energy"]
         .as_array()
         .unwrap()
         .iter()
