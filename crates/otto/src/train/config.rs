@@ -73,8 +73,8 @@ impl std::str::FromStr for Method {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
-    /// Source data (t = 0): a built-in name or a file path. Ignored by the diffusion methods (their
-    /// source is N(0, I)).
+    /// Source data (t = 0): a built-in name or a file path; `gaussian` is N(0, I) in the target's
+    /// dimension (`gaussian:D` fixes D). Ignored by the diffusion methods (their source is N(0, I)).
     pub source: String,
     /// Target data (t = 1): a built-in name or a file path.
     pub target: String,
@@ -254,6 +254,33 @@ mod tests {
             ..config
         };
         assert_eq!(sigma_max(&fixed), 20.0);
+    }
+
+    #[test]
+    fn a_gaussian_source_takes_the_targets_dimension() {
+        // Truth: the documented rule — `gaussian` is N(0, I) of the target's dimension, here that
+        // of an 8-column file; `gaussian:3` is kept and then refused for the mismatch.
+        use crate::train::Recipe;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eight.csv");
+        let rows: Vec<String> = (0..20)
+            .map(|i| {
+                (0..8)
+                    .map(|j| format!("{}", (i * 8 + j) as f64 * 0.1))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        std::fs::write(&path, rows.join("\n")).unwrap();
+        let config = |source: &str| TrainConfig {
+            method: Method::ICfm,
+            source: source.into(),
+            target: path.display().to_string(),
+            ..TrainConfig::default()
+        };
+        let recipe = Recipe::from_config(&config("gaussian")).unwrap();
+        assert_eq!((recipe.source.dim(), recipe.target.dim()), (8, 8));
+        assert!(Recipe::from_config(&config("gaussian:3")).is_err());
     }
 
     #[test]

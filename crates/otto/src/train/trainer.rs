@@ -235,7 +235,12 @@ impl Recipe {
         let mut schedule = None;
         let (source, coupling, path, objective) = match config.method {
             Method::ICfm | Method::OtCfm => {
-                let source = dataset(&config.source, true)?;
+                // `gaussian` without a dimension is noise of the target's dimension.
+                let source = if config.source == "gaussian" {
+                    dataset(&format!("gaussian:{}", target.dim()), true)?
+                } else {
+                    dataset(&config.source, true)?
+                };
                 let coupling = if config.method == Method::OtCfm {
                     Coupling::ExactOt
                 } else {
