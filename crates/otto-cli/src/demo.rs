@@ -1,6 +1,11 @@
 //! `otto demo`: the main job on built-in data — trains OT-CFM (exact minibatch OT coupling, flow
 //! matching) from 8gaussians to moons, samples it, evaluates it against held-out points (exact W2,
 //! MMD, energy distance, path energy) and writes PNGs, in about a minute on 2 cores.
+//!
+//! The default recipe shows the method at its best in that minute: a near-deterministic
+//! interpolant (σ = 0.01), 20 000 steps, cosine learning-rate decay (W2 0.27 to held-out moons,
+//! NPE 0.013: straight paths). `--published` runs torchcfm's example instead (σ = 0.1, 8000
+//! steps, constant learning rate: W2 0.46).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -20,9 +25,13 @@ pub struct DemoArgs {
     /// Method: ot-cfm or i-cfm.
     #[arg(long, default_value = "ot-cfm")]
     method: String,
-    /// Training steps.
-    #[arg(long, default_value_t = 8000)]
-    steps: usize,
+    /// Training steps [default: 20000; 8000 with --published].
+    #[arg(long)]
+    steps: Option<usize>,
+    /// torchcfm's example recipe (σ = 0.1, 8000 steps, constant learning rate) instead of the
+    /// default (σ = 0.01, 20 000 steps, cosine decay).
+    #[arg(long)]
+    published: bool,
     /// Minibatch size (torchcfm's 8gaussians → moons example uses 256).
     #[arg(long, default_value_t = 256)]
     batch: usize,
@@ -52,12 +61,20 @@ pub fn run(args: DemoArgs) -> Result<()> {
     if args.n_eval < 2 {
         bail!("--n-eval must be at least 2");
     }
+    let (sigma, default_steps, cosine) = if args.published {
+        (0.1, 8000, false)
+    } else {
+        (0.01, 20_000, true)
+    };
+    let steps = args.steps.unwrap_or(default_steps);
     let config = TrainConfig {
         method,
-        steps: args.steps,
+        sigma,
+        cosine,
+        steps,
         batch: args.batch,
         seed: args.seed,
-        checkpoint_every: args.steps.div_ceil(4).max(1),
+        checkpoint_every: steps.div_ceil(4).max(1),
         ..TrainConfig::default()
     };
     let run = RunDir::create(&args.out)?;
@@ -84,6 +101,15 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let mut r = Report::default();
     r.set("method", method.name())
         .set("task", "8gaussians -> moons")
+        .set(
+            "recipe",
+            if args.published {
+                "published (torchcfm)"
+            } else {
+                "default"
+            },
+        )
+        .set("sigma", config.sigma)
         .set("steps", config.steps)
         .set("batch", config.batch)
         .set("train_time_s", train_time)

@@ -590,6 +590,28 @@ fn demo_trains_evaluates_and_plots() {
     ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
+    // The two recipes write what they claim into the run's configuration.
+    assert_eq!(
+        (v["recipe"].as_str(), v["sigma"].as_f64()),
+        (Some("default"), Some(0.01))
+    );
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(config.contains("cosine = true"), "{config}");
+    let published = json_of(&otto(&[
+        "demo",
+        "--published",
+        "--steps",
+        "50",
+        "--n-eval",
+        "50",
+        "--quiet",
+        "--out",
+        s(&out),
+        "--json",
+    ]));
+    assert_eq!(published["sigma"].as_f64(), Some(0.1));
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(config.contains("cosine = false"), "{config}");
 }
 
 #[test]
