@@ -3,10 +3,12 @@
 //! shape. Time runs from t = 0 (source) to t = 1 (target).
 
 pub mod divergence;
+pub mod gaussian_bridge;
 pub mod model;
 pub mod oracle;
 
 pub use divergence::Divergence;
+pub use gaussian_bridge::GaussianBridgeField;
 pub use model::NetworkField;
 pub use oracle::GmmField;
 
