@@ -27,7 +27,8 @@ pub struct TrainArgs {
     /// Target data (t = 1): a built-in name or a .npy/.csv file [default: moons].
     #[arg(long)]
     target: Option<String>,
-    /// Method: i-cfm, ot-cfm (exact minibatch OT coupling), or a diffusion method from N(0, I):
+    /// Method: i-cfm, ot-cfm (exact minibatch OT coupling), sb-cfm (entropic coupling, Brownian
+    /// bridge), or a diffusion method from N(0, I):
     /// ddpm (VP linear-β, ε), score-ve (VE, σ²-weighted score matching), edm (EDM
     /// preconditioning and loss), vp-v (VP cosine, v-prediction) [default: ot-cfm].
     #[arg(long)]
@@ -47,9 +48,15 @@ pub struct TrainArgs {
     /// Peak learning rate of AdamW [default: 1e-3].
     #[arg(long)]
     lr: Option<f64>,
-    /// Interpolant noise σ for i-cfm / ot-cfm [default: 0.1].
+    /// Interpolant noise σ for i-cfm / ot-cfm, the Brownian bridge's σ for sb-cfm (whose entropic
+    /// coupling uses ε = 2σ²) [default: 0.1].
     #[arg(long)]
     sigma: Option<f64>,
+    /// Minibatch coupling of i-cfm / ot-cfm / sb-cfm: independent, exact-ot (pairs drawn from the
+    /// plan, torchcfm), exact-ot-permutation (the plan's permutation, no replacement), sinkhorn
+    /// (ε = 2σ²) [default: the method's].
+    #[arg(long)]
+    coupling: Option<String>,
     /// Schedule of a diffusion method's path: cond-ot, vp-trig, vp-linear, vp-cosine, sub-vp, ve,
     /// edm [default: the method's].
     #[arg(long)]
@@ -126,7 +133,7 @@ impl TrainArgs {
             ($($field:ident),*) => { $( if let Some(v) = &self.$field { c.$field = v.clone(); } )* };
         }
         set!(width, depth, activation, batch, lr, sigma, schedule, steps, seed);
-        set!(predict, weighting, sigma_data, sigma_max);
+        set!(predict, weighting, sigma_data, sigma_max, coupling);
         set!(
             checkpoint_every,
             log_every,

@@ -14,6 +14,9 @@ pub enum Method {
     /// Exact minibatch OT coupling, constant-σ interpolant, velocity regression.
     #[default]
     OtCfm,
+    /// Entropic coupling (ε = 2σ²), Brownian-bridge interpolant σ√(t(1 − t)), velocity regression
+    /// (Tong et al. 2024, SB-CFM).
+    SbCfm,
     /// Gaussian source, VP linear-β schedule, noise (ε) prediction (Ho et al. 2020).
     Ddpm,
     /// Gaussian source, VE schedule, σ²-weighted denoising score matching (Song et al. 2021).
@@ -26,9 +29,10 @@ pub enum Method {
 
 impl Method {
     /// Every method.
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Method::ICfm,
         Method::OtCfm,
+        Method::SbCfm,
         Method::Ddpm,
         Method::ScoreVe,
         Method::Edm,
@@ -40,6 +44,7 @@ impl Method {
         match self {
             Method::ICfm => "i-cfm",
             Method::OtCfm => "ot-cfm",
+            Method::SbCfm => "sb-cfm",
             Method::Ddpm => "ddpm",
             Method::ScoreVe => "score-ve",
             Method::Edm => "edm",
@@ -49,7 +54,7 @@ impl Method {
 
     /// True for the methods on an affine Gaussian path from N(0, I) (diffusion).
     pub fn is_diffusion(&self) -> bool {
-        !matches!(self, Method::ICfm | Method::OtCfm)
+        !matches!(self, Method::ICfm | Method::OtCfm | Method::SbCfm)
     }
 }
 
@@ -80,8 +85,12 @@ pub struct TrainConfig {
     pub target: String,
     /// The method.
     pub method: Method,
-    /// Noise level σ of the interpolant (I-CFM / OT-CFM).
+    /// Noise level σ of the interpolant (I-CFM / OT-CFM: constant; SB-CFM: the Brownian bridge's,
+    /// and ε = 2σ² of its entropic coupling).
     pub sigma: f64,
+    /// Minibatch coupling of i-cfm / ot-cfm / sb-cfm (independent, exact-ot, exact-ot-permutation,
+    /// sinkhorn with ε = 2σ²); empty: the method's (independent, exact-ot, sinkhorn).
+    pub coupling: String,
     /// Schedule of the affine path of a diffusion method (cond-ot, vp-trig, vp-linear, vp-cosine,
     /// sub-vp, ve, edm); empty: the method's (ddpm vp-linear, score-ve ve, edm edm, vp-v
     /// vp-cosine). Ignored by i-cfm / ot-cfm.
@@ -158,6 +167,7 @@ impl Default for TrainConfig {
             target: "moons".into(),
             method: Method::OtCfm,
             sigma: 0.1,
+            coupling: String::new(),
             schedule: String::new(),
             predict: String::new(),
             weighting: String::new(),

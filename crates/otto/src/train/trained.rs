@@ -1,7 +1,7 @@
 //! A finished (or checkpointed) run as something to sample from: its configuration and its
 //! network read as a field through the method's parameterization.
 
-use super::config::TrainConfig;
+use super::config::{Method, TrainConfig};
 use super::run::RunDir;
 use super::trainer::{Recipe, TrainError};
 use otto_ot::Matrix;
@@ -88,7 +88,11 @@ impl TrainedRun {
                 .source
                 .toy()
                 .and_then(|toy| toy.mixture())
-                .map(|m| m.convolved(self.config.sigma).expect("σ² I keeps S_k SPD"))
+                .map(|m| match self.config.method {
+                    // The Brownian bridge has no noise at t = 0: p_0 is the source itself.
+                    Method::SbCfm => m,
+                    _ => m.convolved(self.config.sigma).expect("σ² I keeps S_k SPD"),
+                })
                 .ok_or_else(|| UnknownDensity {
                     source_name: self.config.source.clone(),
                 }),

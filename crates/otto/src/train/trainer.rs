@@ -137,7 +137,9 @@ fn diffusion_recipe(config: &TrainConfig) -> Result<(ScheduleKind, Objective), T
         Method::ScoreVe => ("ve", "score", "sigma2"),
         Method::Edm => ("edm", "data", "uniform"),
         Method::VpV => ("vp-cosine", "v", "uniform"),
-        Method::ICfm | Method::OtCfm => unreachable!("flow-matching methods have no schedule"),
+        Method::ICfm | Method::OtCfm | Method::SbCfm => {
+            unreachable!("flow-matching methods have no schedule")
+        }
     };
     let pick = |given: &str, default: &'static str| {
         if given.is_empty() {
@@ -227,25 +229,41 @@ impl Recipe {
             }
         };
         let target = dataset(&config.target, false)?;
-        let interpolant = || {
-            Interpolant::constant(config.sigma)
-                .map(|p| Box::new(p) as Box<dyn ConditionalPath>)
-                .map_err(|e| TrainError::Config(format!("sigma: {e}")))
-        };
         let mut schedule = None;
         let (source, coupling, path, objective) = match config.method {
-            Method::ICfm | Method::OtCfm => {
+            Method::ICfm | Method::OtCfm | Method::SbCfm => {
                 // `gaussian` without a dimension is noise of the target's dimension.
                 let source = if config.source == "gaussian" {
                     dataset(&format!("gaussian:{}", target.dim()), true)?
                 } else {
                     dataset(&config.source, true)?
                 };
-                let coupling = if config.method == Method::OtCfm {
-                    Coupling::ExactOt
-                } else {
-                    Coupling::Independent
+                let default = match config.method {
+                    Method::ICfm => "independent",
+                    Method::OtCfm => "exact-ot",
+                    _ => "sinkhorn",
                 };
+                let name = if config.coupling.is_empty() {
+                    default
+                } else {
+                    config.coupling.as_str()
+                };
+                let path = if config.method == Method::SbCfm {
+                    if config.sigma <= 0.0 {
+                        return Err(TrainError::Config(format!(
+                            "sigma: sb-cfm's Brownian bridge needs σ > 0, got {}",
+                            config.sigma
+                        )));
+                    }
+                    Interpolant::brownian_bridge(config.sigma)
+                } else {
+                    Interpolant::constant(config.sigma)
+                }
+                .map_err(|e| TrainError::Config(format!("sigma: {e}")))?;
+                // ε = 2σ²: the entropic plan is then the Schrödinger bridge's static coupling for
+                // the Brownian bridge of noise σ (Tong et al. 2024, Prop. 3.4).
+                let coupling = Coupling::parse(name, 2.0 * config.sigma * config.sigma)
+                    .map_err(|e| TrainError::Config(format!("coupling: {e}")))?;
                 for (field, value) in [
                     ("predict", &config.predict),
                     ("weighting", &config.weighting),
@@ -257,9 +275,20 @@ impl Recipe {
                         )));
                     }
                 }
-                (source, coupling, interpolant()?, Objective::FlowMatching)
+                (
+                    source,
+                    coupling,
+                    Box::new(path) as Box<dyn ConditionalPath>,
+                    Objective::FlowMatching,
+                )
             }
             _ => {
+                if !config.coupling.is_empty() && config.coupling != "independent" {
+                    return Err(TrainError::Config(format!(
+                        "coupling: the diffusion methods pair noise with data independently; '{}' applies to i-cfm, ot-cfm and sb-cfm",
+                        config.coupling
+                    )));
+                }
                 let (kind, objective) = diffusion_recipe(config)?;
                 let choice = schedule_choice(config, kind, &target)?;
                 schedule = Some(choice);
