@@ -12,7 +12,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use otto::path::Level;
 use otto::sampler::{Diffusion, EulerMaruyama, Solution};
-use otto::train::{RunDir, TrainedRun};
+use otto::train::{Method as TrainMethod, RunDir, TrainedRun};
 use otto_ot::Matrix;
 
 use crate::npy;
@@ -82,7 +82,8 @@ pub struct Inputs {
 impl Inputs {
     /// Reads `--x0` and `--levels`; `--levels` only goes with a diffusion sampler.
     pub fn read(args: &SampleArgs) -> Result<Self> {
-        let constant_g = args.solver == Solver::Em && args.g.is_some();
+        let constant_g =
+            args.solver == Solver::Sde || (args.solver == Solver::Em && args.g.is_some());
         let diffusion = args.solver.ode_method().is_none() && !constant_g;
         if args.levels.is_some() && !diffusion {
             bail!(
@@ -117,17 +118,34 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs, inputs: Inputs) -> Res
             (args.atol, args.rtol),
         );
     }
-    if let (Solver::Em, Some(g)) = (args.solver, args.g) {
+    if args.solver == Solver::Sde || (args.solver == Solver::Em && args.g.is_some()) {
         let Some(score_field) = trained.field.with_score() else {
             bail!(
-                "--solver em needs the score of the marginals, which a {} run does not learn; use an ODE solver or a ddpm run",
+                "--solver {} needs the score of the marginals, which a {} run does not learn; use an ODE solver, or a diffusion or sf2m run",
+                args.solver.name(),
                 trained.config.method.name()
             );
+        };
+        // SF2M samples with the bridge's own noise level by default (Tong et al. 2024).
+        let g = match (args.g, trained.config.method) {
+            (Some(g), _) => g,
+            (None, TrainMethod::Sf2m) => trained.config.sigma,
+            (None, _) => bail!(
+                "--solver sde needs --g (the diffusion coefficient) for a {} run",
+                trained.config.method.name()
+            ),
+        };
+        // A Brownian bridge's score −ε/σ_t is singular where σ_t = 0: start just after t = 0
+        // (Euler–Maruyama evaluates at the left end of each step, so t = 1 is never evaluated).
+        let start = if trained.config.method == TrainMethod::Sf2m {
+            t0.max(1e-3)
+        } else {
+            t0
         };
         return Ok(EulerMaruyama::new(Diffusion::Constant(g))
             .steps(args.steps)
             .seed(args.seed)
-            .solve(score_field, &prior(given), t0, t1)?);
+            .solve(score_field, &prior(given), start, t1)?);
     }
     let Some(denoiser) = trained.field.with_denoiser() else {
         bail!(

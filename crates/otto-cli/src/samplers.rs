@@ -56,6 +56,9 @@ pub enum Solver {
     Pc,
     /// Diffusion: UniPC-bh2 (second-order predictor + UniC corrector, third order), 1 NFE a step.
     Unipc,
+    /// SDE: Euler–Maruyama of dX = [v + ½g²∇log p] dt + g dW with a constant g (--g; default the
+    /// bridge's σ of an sf2m run); g = 0 is the probability-flow ODE.
+    Sde,
 }
 
 impl Solver {
@@ -75,7 +78,7 @@ impl Solver {
             Solver::Dpmpp3m | Solver::Unipc => Some(3),
             Solver::Rk4 => Some(4),
             Solver::Dopri5 => Some(5),
-            Solver::Dpmpp2mSde | Solver::Em | Solver::Pc => None,
+            Solver::Dpmpp2mSde | Solver::Em | Solver::Pc | Solver::Sde => None,
         }
     }
 

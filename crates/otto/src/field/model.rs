@@ -18,6 +18,7 @@ pub struct NetworkField {
     parameterization: Parameterization,
     schedule: Option<Box<dyn Schedule>>,
     preconditioning: Option<EdmPreconditioning>,
+    score_head: Option<f64>,
     workspace: Mutex<Option<Workspace>>,
 }
 
@@ -63,6 +64,29 @@ impl NetworkField {
             parameterization,
             schedule,
             preconditioning: None,
+            score_head: None,
+            workspace: Mutex::new(None),
+        })
+    }
+
+    /// SF2M's two-headed network (Tong et al. 2024, "Simulation-free Schrödinger bridges via score
+    /// and flow matching"): outputs 1..d are the velocity v(t, x), outputs d+1..2d are
+    /// `h = λ(t) s_θ` with `s_θ ≈ (σ²/2)∇log p_t` and `λ(t) = 2σ_t/σ²`, σ_t = σ√(t(1 − t)) the
+    /// Brownian bridge's noise — so the score of the marginals is `∇log p_t = h/σ_t`.
+    pub fn with_score_head(mlp: Mlp, sigma: f64) -> Result<Self, FieldError> {
+        let c = mlp.config();
+        if c.output_dim != 2 * c.input_dim {
+            return Err(FieldError::Dimensions {
+                input: c.input_dim,
+                output: c.output_dim,
+            });
+        }
+        Ok(Self {
+            mlp,
+            parameterization: Parameterization::Velocity,
+            schedule: None,
+            preconditioning: None,
+            score_head: Some(sigma),
             workspace: Mutex::new(None),
         })
     }
@@ -87,9 +111,21 @@ impl NetworkField {
         &self.mlp
     }
 
-    /// The field with its score, when the path is affine Gaussian (a schedule is known).
+    /// The field with its score, when the path is affine Gaussian (a schedule is known) or the
+    /// network has SF2M's score head.
     pub fn with_score(&self) -> Option<&dyn ScoreField> {
-        self.schedule.as_ref().map(|_| self as &dyn ScoreField)
+        (self.schedule.is_some() || self.score_head.is_some()).then_some(self as &dyn ScoreField)
+    }
+
+    /// Columns `[0, d)` (the velocity, or the only head) or `[d, 2d)` (SF2M's score head) of the
+    /// network's n × output_dim values.
+    fn head(&self, value: Matrix, score: bool) -> Matrix {
+        let d = self.mlp.config().input_dim;
+        if value.cols() == d {
+            return value;
+        }
+        let offset = if score { d } else { 0 };
+        Matrix::from_fn(value.rows(), d, |i, j| value.get(i, offset + j))
     }
 
     /// The field as a denoiser, when the path is affine Gaussian (a schedule is known).
@@ -115,7 +151,7 @@ impl NetworkField {
                 let value = self.run(r.time, r.input_scale, x, |mlp, ts, xs, raw, ws| {
                     mlp.forward(ts, xs, raw, ws)
                 });
-                r.conversion.apply(x, &value, out)
+                r.conversion.apply(x, &self.head(value, false), out)
             }
             // Without a schedule only the identity conversion exists; any other request is a
             // misuse that must not pass for a result.
@@ -163,7 +199,7 @@ impl NetworkField {
     }
 
     /// Runs one pass of the network (`pass(mlp, t, x, out, workspace)` on f32 copies of
-    /// `scale · x`, t the same for every row) and returns its n×d output in f64.
+    /// `scale · x`, t the same for every row) and returns its n × output_dim values in f64.
     fn run(
         &self,
         t: f64,
@@ -171,10 +207,10 @@ impl NetworkField {
         x: &Matrix,
         pass: impl FnOnce(&Mlp, &[f32], &[f32], &mut [f32], &mut Workspace) -> Result<(), NetworkError>,
     ) -> Matrix {
-        let (n, d) = x.shape();
+        let (n, od) = (x.rows(), self.mlp.config().output_dim);
         let ts = vec![t as f32; n];
         let xs = to_f32(x, scale);
-        let mut raw = vec![0.0f32; n * d];
+        let mut raw = vec![0.0f32; n * od];
         let mut guard = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
         let ws = match guard.as_mut() {
             Some(ws) if ws.capacity() >= n => ws,
@@ -182,7 +218,7 @@ impl NetworkField {
         };
         pass(&self.mlp, &ts, &xs, &mut raw, ws)
             .expect("the buffers are sized from the network's own configuration");
-        Matrix::new(n, d, raw.into_iter().map(f64::from).collect()).expect("n × d values")
+        Matrix::new(n, od, raw.into_iter().map(f64::from).collect()).expect("n × output_dim values")
     }
 }
 
@@ -211,7 +247,7 @@ impl Divergence for NetworkField {
                 let net = self.run(r.time, r.input_scale, x, |mlp, ts, xs, raw, ws| {
                     mlp.jvp_input(ts, xs, &vs, raw, ws)
                 });
-                r.conversion.apply(v, &net, out)
+                r.conversion.apply(v, &self.head(net, false), out)
             }
             None => out.as_mut_slice().fill(f64::NAN),
         }
@@ -233,9 +269,10 @@ impl Divergence for NetworkField {
             return;
         };
         let (n, d) = x.shape();
+        let od = self.mlp.config().output_dim;
         let ts = vec![r.time as f32; n];
         let xs = to_f32(x, r.input_scale);
-        let mut packed = vec![0.0f32; n * (d + 1)];
+        let mut packed = vec![0.0f32; n * (od + 1)];
         {
             let mut guard = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
             let ws = match guard.as_mut() {
@@ -248,23 +285,35 @@ impl Divergence for NetworkField {
         }
         let c = r.conversion;
         for (i, (row, div)) in packed
-            .chunks_exact(d + 1)
+            .chunks_exact(od + 1)
             .zip(divergence.iter_mut())
             .enumerate()
         {
             for (j, o) in out.row_mut(i).iter_mut().enumerate() {
                 *o = c.xt * x.get(i, j) + c.value * row[j] as f64;
             }
-            *div = d as f64 * c.xt + c.value * r.input_scale * row[d] as f64;
+            *div = d as f64 * c.xt + c.value * r.input_scale * row[od] as f64;
         }
     }
 }
 
 impl ScoreField for NetworkField {
-    /// The score through the parameterization's conversion; only reachable through
-    /// [`NetworkField::with_score`], which requires a schedule.
+    /// The score through the parameterization's conversion, or SF2M's score head `h/σ_t`; only
+    /// reachable through [`NetworkField::with_score`], which requires one of them.
     fn score(&self, t: f64, x: &Matrix, out: &mut Matrix) {
-        self.evaluate(t, None, x, Parameterization::Score, out);
+        let Some(sigma) = self.score_head else {
+            return self.evaluate(t, None, x, Parameterization::Score, out);
+        };
+        let h = self.head(
+            self.run(t, 1.0, x, |mlp, ts, xs, raw, ws| {
+                mlp.forward(ts, xs, raw, ws)
+            }),
+            true,
+        );
+        let sigma_t = sigma * (t * (1.0 - t)).sqrt();
+        for (o, h) in out.as_mut_slice().iter_mut().zip(h.as_slice()) {
+            *o = h / sigma_t;
+        }
     }
 }
 
@@ -409,5 +458,43 @@ mod tests {
         }
         let interpolant_only = NetworkField::new(mlp, Parameterization::Velocity, None).unwrap();
         assert!(interpolant_only.with_preconditioning(p).is_err());
+    }
+
+    #[test]
+    fn the_sf2m_score_head_is_the_second_half_over_the_bridge_noise() {
+        // Truth: the definition of the two-headed read-out — velocity = outputs 1..d, score =
+        // outputs d+1..2d divided by σ_t = σ√(t(1 − t)) — against the network's own forward pass;
+        // the fused divergence of the velocity head equals the JVP path's (f32: 1e-5).
+        let config = MlpConfig::new(2, 4).width(12).activation(Activation::Silu);
+        let mlp = Mlp::new(config, 21).unwrap();
+        let sigma = 0.6;
+        let field = NetworkField::with_score_head(mlp.clone(), sigma).unwrap();
+        let x = Matrix::from_rows(&[vec![0.3, -0.7], vec![1.1, 0.4], vec![-1.0, 1.5]]).unwrap();
+        let t = 0.3;
+        let mut raw = vec![0.0f32; 3 * 4];
+        let mut ws = Workspace::new(&mlp, 3);
+        let xs: Vec<f32> = x.as_slice().iter().map(|&v| v as f32).collect();
+        mlp.forward(&[t as f32; 3], &xs, &mut raw, &mut ws).unwrap();
+        let (mut v, mut s) = (Matrix::zeros(3, 2), Matrix::zeros(3, 2));
+        field.velocity(t, &x, &mut v);
+        field.with_score().unwrap().score(t, &x, &mut s);
+        let sigma_t = sigma * (t * (1.0 - t)).sqrt();
+        for i in 0..3 {
+            for j in 0..2 {
+                assert_eq!(v.get(i, j), raw[i * 4 + j] as f64);
+                assert!((s.get(i, j) - raw[i * 4 + 2 + j] as f64 / sigma_t).abs() < 1e-12);
+            }
+        }
+        let (mut div, mut fused, mut u) = (vec![0.0; 3], vec![0.0; 3], Matrix::zeros(3, 2));
+        field.divergence(t, &x, &mut div);
+        field.velocity_and_divergence(t, &x, &mut u, &mut fused);
+        for (a, b) in fused.iter().zip(&div) {
+            assert!((a - b).abs() < 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        assert_eq!(u, v);
+        assert!(
+            NetworkField::with_score_head(Mlp::new(MlpConfig::new(2, 2), 1).unwrap(), sigma)
+                .is_err()
+        );
     }
 }

@@ -272,12 +272,12 @@ fn hidden_tangent<'b>(
     current
 }
 
-/// The network's output and its input divergence `∇_x·f = Σ_j ∂f_j/∂x_j` (input_dim = output_dim
-/// = d) on one block, written per row as `[f_1 … f_d, ∇·f]` into `out` (rows × (d + 1)): one primal
-/// pass keeping the slopes, then for each coordinate j one tangent pass seeded with e_j — whose
-/// first-layer tangent is column j of W₁ times the slopes, no product — reading only row j of the
-/// output layer. 1 + d passes instead of the d + 1 forward and d JVP passes (each with its own
-/// primal) of d separate [`jvp_block`] calls.
+/// The network's output and the input divergence of its first d components,
+/// `Σ_{j<d} ∂f_j/∂x_j` (output_dim ≥ input_dim = d), on one block, written per row as
+/// `[f_1 … f_od, div]` into `out` (rows × (od + 1)): one primal pass keeping the slopes, then for
+/// each coordinate j one tangent pass seeded with e_j — whose first-layer tangent is column j of W₁
+/// times the slopes, no product — reading only row j of the output layer. 1 + d passes instead of
+/// the d + 1 forward and d JVP passes (each with its own primal) of d separate [`jvp_block`] calls.
 pub(crate) fn divergence_block(
     mlp: &Mlp,
     t: &[f32],
@@ -288,11 +288,12 @@ pub(crate) fn divergence_block(
     let rows = t.len();
     let config = mlp.config();
     let (width, stride, d) = (config.width, buffers.rows * config.width, config.input_dim);
+    let od = config.output_dim;
     let mut primal = std::mem::take(&mut buffers.output);
-    forward_block(mlp, t, x, buffers, true, &mut primal[..rows * d]);
-    for (row, f) in out.chunks_exact_mut(d + 1).zip(primal.chunks_exact(d)) {
-        row[..d].copy_from_slice(f);
-        row[d] = 0.0;
+    forward_block(mlp, t, x, buffers, true, &mut primal[..rows * od]);
+    for (row, f) in out.chunks_exact_mut(od + 1).zip(primal.chunks_exact(od)) {
+        row[..od].copy_from_slice(f);
+        row[od] = 0.0;
     }
     buffers.output = primal;
     let params = mlp.params();
@@ -310,8 +311,8 @@ pub(crate) fn divergence_block(
         }
         let last = hidden_tangent(mlp, rows, stride, buffers);
         let row_j = &w_out[j * width..(j + 1) * width];
-        for (o, tangent) in out.chunks_exact_mut(d + 1).zip(last.chunks_exact(width)) {
-            o[d] += tangent.iter().zip(row_j).map(|(a, b)| a * b).sum::<f32>();
+        for (o, tangent) in out.chunks_exact_mut(od + 1).zip(last.chunks_exact(width)) {
+            o[od] += tangent.iter().zip(row_j).map(|(a, b)| a * b).sum::<f32>();
         }
     }
 }

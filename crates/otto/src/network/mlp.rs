@@ -370,10 +370,10 @@ impl Mlp {
         Ok(())
     }
 
-    /// Writes `[f(t_i, x_i), ∇_x·f(t_i, x_i)]` into row i of `out` (n × (d + 1)) for the n rows of
-    /// `x` (n × d): the output and its exact input divergence in 1 + d passes
-    /// ([`backprop::divergence_block`]) — what the likelihood integrates. Needs
-    /// input_dim = output_dim = d.
+    /// Writes `[f(t_i, x_i), Σ_{j<d} ∂f_j/∂x_j (t_i, x_i)]` into row i of `out`
+    /// (n × (output_dim + 1)) for the n rows of `x` (n × d): the output and the exact input
+    /// divergence of its first d components in 1 + d passes ([`backprop::divergence_block`]) — what
+    /// the likelihood integrates. Needs output_dim ≥ input_dim = d (a velocity head first).
     pub fn forward_and_divergence(
         &self,
         t: &[f32],
@@ -383,14 +383,16 @@ impl Mlp {
     ) -> Result<(), NetworkError> {
         let n = t.len();
         self.check_batch(n, x, ws)?;
-        let d = self.config.input_dim;
-        check_len(
-            "output_dim (= input_dim for a divergence)",
-            d,
-            self.config.output_dim,
-        )?;
-        check_len("out (n × (d + 1))", n * (d + 1), out.len())?;
-        self.run_blocks(ws, n, out, d + 1, |rows, buffers, out| {
+        let (d, od) = (self.config.input_dim, self.config.output_dim);
+        if od < d {
+            return Err(NetworkError::Length {
+                what: "output_dim (at least input_dim for a divergence)",
+                expected: d,
+                got: od,
+            });
+        }
+        check_len("out (n × (output_dim + 1))", n * (od + 1), out.len())?;
+        self.run_blocks(ws, n, out, od + 1, |rows, buffers, out| {
             backprop::divergence_block(
                 self,
                 &t[rows.clone()],

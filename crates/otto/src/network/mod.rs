@@ -110,14 +110,14 @@ pub enum NetworkError {
         /// The shape the workspace was built for.
         got: String,
     },
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed (the message carries the I/O error; it is not chained as
+    /// a `source` too, so that an error report names it once).
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The operating-system error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file is not a readable safetensors file.
     #[error("{path}: not a readable safetensors file: {message}")]

@@ -110,9 +110,9 @@ impl Mlp {
     /// every tensor, checked against the shape the config implies.
     pub fn load_safetensors(path: impl AsRef<Path>) -> Result<Mlp, NetworkError> {
         let path = path.as_ref();
-        let bytes = fs::read(path).map_err(|source| NetworkError::Io {
+        let bytes = fs::read(path).map_err(|error| NetworkError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| unreadable(path, e))?;
         let empty = HashMap::new();
@@ -126,9 +126,9 @@ impl Mlp {
     /// `time_embedding.frequencies`, when present, replaces the network's frequencies.
     pub fn load_params_safetensors(&mut self, path: impl AsRef<Path>) -> Result<(), NetworkError> {
         let path = path.as_ref();
-        let bytes = fs::read(path).map_err(|source| NetworkError::Io {
+        let bytes = fs::read(path).map_err(|error| NetworkError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         self.read_tensors(path, &bytes)
     }
@@ -360,9 +360,9 @@ fn parse_config(path: &Path, meta: &HashMap<String, String>) -> Result<MlpConfig
 /// Writes `bytes` to a temporary file in `path`'s directory, syncs it, and renames it over `path`,
 /// so a reader sees either the old file or the complete new one.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), NetworkError> {
-    let io = |source| NetworkError::Io {
+    let io = |error| NetworkError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let name = path
         .file_name()

@@ -113,6 +113,12 @@ pub enum Objective {
         /// λ(t).
         weighting: Weighting,
     },
+    /// SF2M (Tong et al. 2024, AISTATS, "Simulation-free Schrödinger bridges via score and flow
+    /// matching", eq. 9–10; MATH.md §8) on the Brownian-bridge interpolant, as one regression of a
+    /// two-headed network (output 2d): the flow head onto the conditional velocity, the score head
+    /// `h = λ(t) s_θ` onto −ε — the loss `‖λ(t) s_θ + ε‖²` with `s_θ ≈ (σ²/2)∇log p_t`,
+    /// `λ(t) = 2σ_t/σ²` (see [`crate::field::NetworkField::with_score_head`]).
+    Sf2m,
     /// EDM's preconditioned denoiser training.
     Edm {
         /// c_skip, c_out, c_in, c_noise.
@@ -132,7 +138,7 @@ impl Objective {
     /// What the trained network's output means (EDM: the data, through its preconditioning).
     pub fn parameterization(&self) -> Parameterization {
         match self {
-            Objective::FlowMatching => Parameterization::Velocity,
+            Objective::FlowMatching | Objective::Sf2m => Parameterization::Velocity,
             Objective::Denoising { target, .. } => *target,
             Objective::Edm { .. } => Parameterization::Data,
         }
@@ -159,6 +165,22 @@ impl Objective {
                     time: sample.t.iter().map(|&t| t as f32).collect(),
                     input: to_f32(&sample.xt),
                     target: to_f32(&target),
+                    weight: None,
+                })
+            }
+            Objective::Sf2m => {
+                let sample = path.sample(x0, x1, rng)?;
+                let velocity = path.conditional_velocity(&sample);
+                let (n, d) = sample.xt.shape();
+                let mut target = Vec::with_capacity(2 * n * d);
+                for i in 0..n {
+                    target.extend(velocity.row(i).iter().map(|&v| v as f32));
+                    target.extend(sample.noise.row(i).iter().map(|&e| -e as f32));
+                }
+                Ok(Regression {
+                    time: sample.t.iter().map(|&t| t as f32).collect(),
+                    input: to_f32(&sample.xt),
+                    target,
                     weight: None,
                 })
             }
@@ -333,6 +355,41 @@ mod tests {
             }
         }
         assert!(r.weight.is_none());
+    }
+
+    #[test]
+    fn sf2m_regresses_the_bridge_velocity_and_minus_the_noise() {
+        // Truth: MATH.md §8 — on the Brownian bridge x_t = (1 − t)x0 + t x1 + σ√(t(1 − t)) ε the
+        // flow target is u = (1 − 2t)/(2t(1 − t))(x_t − μ_t) + x1 − x0 and the score head's target
+        // −ε (its loss ‖λ s_θ + ε‖²), written out directly; rows are [u, −ε] (2d values).
+        use crate::path::Interpolant;
+        let (x0, x1) = batch(32);
+        let sigma = 0.7;
+        let path = Interpolant::brownian_bridge(sigma).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let r = Objective::Sf2m
+            .regression(&path, None, &x0, &x1, &mut rng)
+            .unwrap();
+        assert_eq!(r.target.len(), 32 * 4);
+        for i in 0..32 {
+            let t = r.time[i] as f64;
+            for j in 0..2 {
+                let mu = (1.0 - t) * x0.get(i, j) + t * x1.get(i, j);
+                let xt = r.input[i * 2 + j] as f64;
+                let eps = (xt - mu) / (sigma * (t * (1.0 - t)).sqrt());
+                let u = (1.0 - 2.0 * t) / (2.0 * t * (1.0 - t)) * (xt - mu) + x1.get(i, j)
+                    - x0.get(i, j);
+                let (got_u, got_s) = (r.target[i * 4 + j] as f64, r.target[i * 4 + 2 + j] as f64);
+                assert!(
+                    (got_u - u).abs() < 1e-3 * u.abs().max(1.0),
+                    "u {got_u} vs {u}"
+                );
+                assert!(
+                    (got_s + eps).abs() < 1e-3 * eps.abs().max(1.0),
+                    "−ε {got_s} vs {eps}"
+                );
+            }
+        }
     }
 
     #[test]

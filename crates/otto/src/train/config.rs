@@ -17,6 +17,9 @@ pub enum Method {
     /// Entropic coupling (ε = 2σ²), Brownian-bridge interpolant σ√(t(1 − t)), velocity regression
     /// (Tong et al. 2024, SB-CFM).
     SbCfm,
+    /// SF2M: exact OT coupling (or --coupling sinkhorn), Brownian bridge, flow and score
+    /// regressions on one two-headed network; sampled by the SDE with g = σ (Tong et al. 2024).
+    Sf2m,
     /// Gaussian source, VP linear-β schedule, noise (ε) prediction (Ho et al. 2020).
     Ddpm,
     /// Gaussian source, VE schedule, σ²-weighted denoising score matching (Song et al. 2021).
@@ -29,10 +32,11 @@ pub enum Method {
 
 impl Method {
     /// Every method.
-    pub const ALL: [Method; 7] = [
+    pub const ALL: [Method; 8] = [
         Method::ICfm,
         Method::OtCfm,
         Method::SbCfm,
+        Method::Sf2m,
         Method::Ddpm,
         Method::ScoreVe,
         Method::Edm,
@@ -45,6 +49,7 @@ impl Method {
             Method::ICfm => "i-cfm",
             Method::OtCfm => "ot-cfm",
             Method::SbCfm => "sb-cfm",
+            Method::Sf2m => "sf2m",
             Method::Ddpm => "ddpm",
             Method::ScoreVe => "score-ve",
             Method::Edm => "edm",
@@ -54,7 +59,10 @@ impl Method {
 
     /// True for the methods on an affine Gaussian path from N(0, I) (diffusion).
     pub fn is_diffusion(&self) -> bool {
-        !matches!(self, Method::ICfm | Method::OtCfm | Method::SbCfm)
+        !matches!(
+            self,
+            Method::ICfm | Method::OtCfm | Method::SbCfm | Method::Sf2m
+        )
     }
 }
 

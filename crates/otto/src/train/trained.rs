@@ -44,8 +44,11 @@ impl TrainedRun {
         };
         let mlp = Mlp::load_safetensors(run.file(weights))?;
         let schedule = recipe.schedule.map(|choice| choice.build());
-        let mut field = NetworkField::new(mlp, recipe.objective.parameterization(), schedule)
-            .map_err(|e| TrainError::Config(e.to_string()))?;
+        let mut field = match recipe.objective {
+            Objective::Sf2m => NetworkField::with_score_head(mlp, config.sigma),
+            _ => NetworkField::new(mlp, recipe.objective.parameterization(), schedule),
+        }
+        .map_err(|e| TrainError::Config(e.to_string()))?;
         if let Objective::Edm {
             preconditioning, ..
         } = recipe.objective
@@ -90,7 +93,7 @@ impl TrainedRun {
                 .and_then(|toy| toy.mixture())
                 .map(|m| match self.config.method {
                     // The Brownian bridge has no noise at t = 0: p_0 is the source itself.
-                    Method::SbCfm => m,
+                    Method::SbCfm | Method::Sf2m => m,
                     _ => m.convolved(self.config.sigma).expect("σ² I keeps S_k SPD"),
                 })
                 .ok_or_else(|| UnknownDensity {

@@ -137,7 +137,7 @@ fn diffusion_recipe(config: &TrainConfig) -> Result<(ScheduleKind, Objective), T
         Method::ScoreVe => ("ve", "score", "sigma2"),
         Method::Edm => ("edm", "data", "uniform"),
         Method::VpV => ("vp-cosine", "v", "uniform"),
-        Method::ICfm | Method::OtCfm | Method::SbCfm => {
+        Method::ICfm | Method::OtCfm | Method::SbCfm | Method::Sf2m => {
             unreachable!("flow-matching methods have no schedule")
         }
     };
@@ -231,7 +231,7 @@ impl Recipe {
         let target = dataset(&config.target, false)?;
         let mut schedule = None;
         let (source, coupling, path, objective) = match config.method {
-            Method::ICfm | Method::OtCfm | Method::SbCfm => {
+            Method::ICfm | Method::OtCfm | Method::SbCfm | Method::Sf2m => {
                 // `gaussian` without a dimension is noise of the target's dimension.
                 let source = if config.source == "gaussian" {
                     dataset(&format!("gaussian:{}", target.dim()), true)?
@@ -240,7 +240,7 @@ impl Recipe {
                 };
                 let default = match config.method {
                     Method::ICfm => "independent",
-                    Method::OtCfm => "exact-ot",
+                    Method::OtCfm | Method::Sf2m => "exact-ot",
                     _ => "sinkhorn",
                 };
                 let name = if config.coupling.is_empty() {
@@ -248,10 +248,12 @@ impl Recipe {
                 } else {
                     config.coupling.as_str()
                 };
-                let path = if config.method == Method::SbCfm {
+                let bridge = matches!(config.method, Method::SbCfm | Method::Sf2m);
+                let path = if bridge {
                     if config.sigma <= 0.0 {
                         return Err(TrainError::Config(format!(
-                            "sigma: sb-cfm's Brownian bridge needs σ > 0, got {}",
+                            "sigma: {}'s Brownian bridge needs σ > 0, got {}",
+                            config.method.name(),
                             config.sigma
                         )));
                     }
@@ -275,11 +277,16 @@ impl Recipe {
                         )));
                     }
                 }
+                let objective = if config.method == Method::Sf2m {
+                    Objective::Sf2m
+                } else {
+                    Objective::FlowMatching
+                };
                 (
                     source,
                     coupling,
                     Box::new(path) as Box<dyn ConditionalPath>,
-                    Objective::FlowMatching,
+                    objective,
                 )
             }
             _ => {
@@ -350,7 +357,13 @@ pub fn mlp_config(config: &TrainConfig, dim: usize) -> Result<MlpConfig, TrainEr
         .parse()
         .map_err(|e| TrainError::Config(format!("activation: {e}")))?;
     let time_embedding = time_embedding(&config.time_embedding)?;
-    let mlp = MlpConfig::new(dim, dim)
+    // SF2M's network has a velocity head and a score head.
+    let output = if config.method == Method::Sf2m {
+        2 * dim
+    } else {
+        dim
+    };
+    let mlp = MlpConfig::new(dim, output)
         .width(config.width)
         .depth(config.depth)
         .activation(activation)
