@@ -91,6 +91,11 @@ pub fn evaluate(
         &uniform(held_out.rows()),
     )?;
     let kinetic = kinetic_energy(&solution.trajectory);
+    // Liu et al. 2023's straightness S = E∫‖ẋ‖² dt − E‖x1 − x0‖² (0 for straight paths).
+    let displacement = (0..n)
+        .map(|i| otto_ot::GroundCost::SquaredEuclidean.eval(generated.row(i), x0.row(i)))
+        .sum::<f64>()
+        / n as f64;
     let mmd = Mmd::default().squared(&generated, held_out)?;
     let energy = energy_distance(&generated, held_out, Estimator::V)?;
     let mut r = Report::default();
@@ -100,6 +105,7 @@ pub fn evaluate(
         .set("mmd2_rbf", mmd)
         .set("energy_distance", energy)
         .set("kinetic_energy", kinetic)
+        .set("straightness", kinetic - displacement)
         .set("w2_squared_source_target", w2_endpoints * w2_endpoints)
         .set("npe", npe(kinetic, w2_endpoints * w2_endpoints));
     Ok((r, generated))

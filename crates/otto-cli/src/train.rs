@@ -28,7 +28,8 @@ pub struct TrainArgs {
     #[arg(long)]
     target: Option<String>,
     /// Method: i-cfm, ot-cfm (exact minibatch OT coupling), sb-cfm (entropic coupling, Brownian
-    /// bridge), or a diffusion method from N(0, I):
+    /// bridge), sf2m (flow + score on the bridge), reflow (--from RUN), or a diffusion method from
+    /// N(0, I):
     /// ddpm (VP linear-β, ε), score-ve (VE, σ²-weighted score matching), edm (EDM
     /// preconditioning and loss), vp-v (VP cosine, v-prediction) [default: ot-cfm].
     #[arg(long)]
@@ -52,6 +53,10 @@ pub struct TrainArgs {
     /// coupling uses ε = 2σ²) [default: 0.1].
     #[arg(long)]
     sigma: Option<f64>,
+    /// reflow: the trained flow-matching run whose ODE pairs (x0, ODE(x0)) the new flow trains on
+    /// (--train-size of them; default 10 000).
+    #[arg(long, value_name = "RUN")]
+    from: Option<String>,
     /// Minibatch coupling of i-cfm / ot-cfm / sb-cfm: independent, exact-ot (pairs drawn from the
     /// plan, torchcfm), exact-ot-permutation (the plan's permutation, no replacement), sinkhorn
     /// (ε = 2σ²) [default: the method's].
@@ -133,7 +138,7 @@ impl TrainArgs {
             ($($field:ident),*) => { $( if let Some(v) = &self.$field { c.$field = v.clone(); } )* };
         }
         set!(width, depth, activation, batch, lr, sigma, schedule, steps, seed);
-        set!(predict, weighting, sigma_data, sigma_max, coupling);
+        set!(predict, weighting, sigma_data, sigma_max, coupling, from);
         set!(
             checkpoint_every,
             log_every,

@@ -17,6 +17,9 @@ pub enum Method {
     /// Entropic coupling (ε = 2σ²), Brownian-bridge interpolant σ√(t(1 − t)), velocity regression
     /// (Tong et al. 2024, SB-CFM).
     SbCfm,
+    /// Rectified flow's reflow (Liu et al. 2023): a straight, noise-free interpolant trained on
+    /// pairs (x0, ODE(x0)) drawn once from the trained run `from` (k-RF after k − 1 reflows).
+    Reflow,
     /// SF2M: exact OT coupling (or --coupling sinkhorn), Brownian bridge, flow and score
     /// regressions on one two-headed network; sampled by the SDE with g = σ (Tong et al. 2024).
     Sf2m,
@@ -32,11 +35,12 @@ pub enum Method {
 
 impl Method {
     /// Every method.
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 9] = [
         Method::ICfm,
         Method::OtCfm,
         Method::SbCfm,
         Method::Sf2m,
+        Method::Reflow,
         Method::Ddpm,
         Method::ScoreVe,
         Method::Edm,
@@ -50,6 +54,7 @@ impl Method {
             Method::OtCfm => "ot-cfm",
             Method::SbCfm => "sb-cfm",
             Method::Sf2m => "sf2m",
+            Method::Reflow => "reflow",
             Method::Ddpm => "ddpm",
             Method::ScoreVe => "score-ve",
             Method::Edm => "edm",
@@ -61,7 +66,7 @@ impl Method {
     pub fn is_diffusion(&self) -> bool {
         !matches!(
             self,
-            Method::ICfm | Method::OtCfm | Method::SbCfm | Method::Sf2m
+            Method::ICfm | Method::OtCfm | Method::SbCfm | Method::Sf2m | Method::Reflow
         )
     }
 }
@@ -96,6 +101,8 @@ pub struct TrainConfig {
     /// Noise level σ of the interpolant (I-CFM / OT-CFM: constant; SB-CFM: the Brownian bridge's,
     /// and ε = 2σ² of its entropic coupling).
     pub sigma: f64,
+    /// The trained flow-matching run whose ODE pairs a reflow trains on (`--from`).
+    pub from: String,
     /// Minibatch coupling of i-cfm / ot-cfm / sb-cfm (independent, exact-ot, exact-ot-permutation,
     /// sinkhorn with ε = 2σ²); empty: the method's (independent, exact-ot, sinkhorn).
     pub coupling: String,
@@ -176,6 +183,7 @@ impl Default for TrainConfig {
             method: Method::OtCfm,
             sigma: 0.1,
             coupling: String::new(),
+            from: String::new(),
             schedule: String::new(),
             predict: String::new(),
             weighting: String::new(),

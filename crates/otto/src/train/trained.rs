@@ -92,8 +92,9 @@ impl TrainedRun {
                 .toy()
                 .and_then(|toy| toy.mixture())
                 .map(|m| match self.config.method {
-                    // The Brownian bridge has no noise at t = 0: p_0 is the source itself.
-                    Method::SbCfm | Method::Sf2m => m,
+                    // The Brownian bridge and reflow's straight line have no noise at t = 0:
+                    // p_0 is the source itself.
+                    Method::SbCfm | Method::Sf2m | Method::Reflow => m,
                     _ => m.convolved(self.config.sigma).expect("σ² I keeps S_k SPD"),
                 })
                 .ok_or_else(|| UnknownDensity {

@@ -89,6 +89,51 @@ pub struct Recipe {
     pub objective: Objective,
     /// The schedule of a diffusion method's affine path (`None` for torchcfm's interpolants).
     pub schedule: Option<ScheduleChoice>,
+    /// Training pairs (x0, x1), row i with row i, drawn once (reflow: x1 = the teacher's ODE
+    /// image of x0); minibatches then draw rows of both with the same indices.
+    pub pairs: Option<(Matrix, Matrix)>,
+}
+
+/// Reflow's pairs (Liu et al. 2023, "Flow straight and fast", Alg. 1): `n` start points from the
+/// teacher run's prior (seeded apart from the run's stream) and their images under the teacher's
+/// probability-flow ODE (RK4, 100 steps), with the teacher's source and target data sets.
+fn reflow_pairs(config: &TrainConfig) -> Result<(Dataset, Dataset, Matrix, Matrix), TrainError> {
+    if config.from.is_empty() {
+        return Err(TrainError::Config(
+            "from: reflow needs --from RUN, a trained flow-matching run whose ODE gives the pairs"
+                .into(),
+        ));
+    }
+    let dir = super::run::RunDir::open(std::path::Path::new(&config.from))
+        .map_err(|e| TrainError::Config(format!("from: {e}")))?;
+    let teacher = super::trained::TrainedRun::load(&dir, false)
+        .map_err(|e| TrainError::Config(format!("from: {e}")))?;
+    if teacher.config.method.is_diffusion() {
+        return Err(TrainError::Config(format!(
+            "from: {} is a {} run; reflow takes a flow-matching run (i-cfm, ot-cfm, sb-cfm, sf2m or reflow)",
+            config.from,
+            teacher.config.method.name()
+        )));
+    }
+    let n = if config.train_size > 0 {
+        config.train_size
+    } else {
+        10_000
+    };
+    let x0 = teacher.prior(n, finite_set_seed(config.seed, true) ^ 0x7e_f10e);
+    let (t0, t1) = teacher.interval();
+    let solution = crate::sampler::OdeSolver::new(crate::sampler::Method::Rk4)
+        .steps(100)
+        .solve(&teacher.field, &x0, t0, t1)
+        .map_err(|e| TrainError::Data(format!("from: {e}")))?;
+    if !solution.status.is_completed() {
+        return Err(TrainError::Data(format!(
+            "from: the teacher's ODE stopped early ({:?})",
+            solution.status
+        )));
+    }
+    let recipe = teacher.recipe;
+    Ok((recipe.source, recipe.target, x0, solution.x))
 }
 
 /// The largest Euclidean distance between two of `x`'s rows.
@@ -137,7 +182,7 @@ fn diffusion_recipe(config: &TrainConfig) -> Result<(ScheduleKind, Objective), T
         Method::ScoreVe => ("ve", "score", "sigma2"),
         Method::Edm => ("edm", "data", "uniform"),
         Method::VpV => ("vp-cosine", "v", "uniform"),
-        Method::ICfm | Method::OtCfm | Method::SbCfm | Method::Sf2m => {
+        Method::ICfm | Method::OtCfm | Method::SbCfm | Method::Sf2m | Method::Reflow => {
             unreachable!("flow-matching methods have no schedule")
         }
     };
@@ -230,6 +275,7 @@ impl Recipe {
         };
         let target = dataset(&config.target, false)?;
         let mut schedule = None;
+        let mut pairs = None;
         let (source, coupling, path, objective) = match config.method {
             Method::ICfm | Method::OtCfm | Method::SbCfm | Method::Sf2m => {
                 // `gaussian` without a dimension is noise of the target's dimension.
@@ -289,6 +335,22 @@ impl Recipe {
                     objective,
                 )
             }
+            Method::Reflow => {
+                let (source, teacher_target, x0, x1) = reflow_pairs(config)?;
+                pairs = Some((x0, x1));
+                let path = Interpolant::constant(0.0)
+                    .map_err(|e| TrainError::Config(format!("sigma: {e}")))?;
+                // Evaluate against the teacher's data: reflow keeps its target distribution.
+                return Ok(Self {
+                    source,
+                    target: teacher_target,
+                    coupling: Coupling::Independent,
+                    path: Box::new(path),
+                    objective: Objective::FlowMatching,
+                    schedule: None,
+                    pairs,
+                });
+            }
             _ => {
                 if !config.coupling.is_empty() && config.coupling != "independent" {
                     return Err(TrainError::Config(format!(
@@ -320,6 +382,7 @@ impl Recipe {
             path,
             objective,
             schedule,
+            pairs,
         })
     }
 }
@@ -482,8 +545,20 @@ pub fn train(
     let mut steps_since = 0usize;
     while state.step < config.steps {
         let lr = schedule.at(state.step);
-        let x0 = recipe.source.draw(n, state.rng.next_u64());
-        let x1 = recipe.target.draw(n, state.rng.next_u64());
+        let (x0, x1) = match &recipe.pairs {
+            // Pairs stay pairs: both sides drawn with the same indices.
+            Some((p0, p1)) => {
+                let seed = state.rng.next_u64();
+                let draw = |p: &Matrix| {
+                    crate::data::split::bootstrap(p, n, seed).expect("reflow pairs are non-empty")
+                };
+                (draw(p0), draw(p1))
+            }
+            None => (
+                recipe.source.draw(n, state.rng.next_u64()),
+                recipe.target.draw(n, state.rng.next_u64()),
+            ),
+        };
         let (x0, x1) = recipe
             .coupling
             .pair(&x0, &x1, &mut state.rng)
