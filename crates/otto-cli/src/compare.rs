@@ -24,11 +24,12 @@ use crate::train::Progress;
 
 #[derive(Args)]
 pub struct CompareArgs {
-    /// Methods to train and compare, comma-separated (i-cfm, ot-cfm, ddpm, score-ve, edm, vp-v).
+    /// Methods to train and compare, comma-separated (i-cfm, ot-cfm, sb-cfm, sf2m, reflow — after
+    /// i-cfm, its teacher — ddpm, score-ve, edm, vp-v).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ddpm,score-ve,edm,i-cfm,ot-cfm"
+        default_value = "ddpm,score-ve,edm,i-cfm,ot-cfm,sb-cfm,sf2m,reflow"
     )]
     methods: Vec<String>,
     /// Source of the flow-matching methods (the diffusion methods start from N(0, I) of the
@@ -109,6 +110,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
         .iter()
         .map(|m| m.parse::<Method>().map_err(anyhow::Error::msg))
         .collect::<Result<_>>()?;
+    // A reflow straightens the flow of the i-cfm run trained before it (its teacher).
+    if let Some(r) = methods.iter().position(|m| *m == Method::Reflow) {
+        if !methods[..r].contains(&Method::ICfm) {
+            bail!("reflow in --methods needs i-cfm before it: the reflow trains on the i-cfm run's ODE pairs");
+        }
+    }
     std::fs::create_dir_all(&args.out)?;
     let pool = rayon::ThreadPoolBuilder::new().build()?;
     let test_seed = 987_654_321;
@@ -119,12 +126,14 @@ pub fn run(args: CompareArgs) -> Result<()> {
     for method in &methods {
         let config = TrainConfig {
             method: *method,
+            sigma: method.default_sigma(),
             source: args.source.clone(),
             target: args.target.clone(),
             steps: args.steps,
             batch: args.batch,
             seed: args.seed,
             checkpoint_every: args.steps.div_ceil(4).max(1),
+            from: args.out.join(Method::ICfm.name()).display().to_string(),
             ..TrainConfig::default()
         };
         let dir = args.out.join(method.name());

@@ -49,8 +49,8 @@ pub struct TrainArgs {
     /// Peak learning rate of AdamW [default: 1e-3].
     #[arg(long)]
     lr: Option<f64>,
-    /// Interpolant noise σ for i-cfm / ot-cfm, the Brownian bridge's σ for sb-cfm (whose entropic
-    /// coupling uses ε = 2σ²) [default: 0.1].
+    /// Interpolant noise σ for i-cfm / ot-cfm, the Brownian bridge's σ for sb-cfm and sf2m (whose
+    /// entropic coupling uses ε = 2σ²) [default: 0.1; 1.0 for sb-cfm and sf2m].
     #[arg(long)]
     sigma: Option<f64>,
     /// reflow: the trained flow-matching run whose ODE pairs (x0, ODE(x0)) the new flow trains on
@@ -133,6 +133,10 @@ impl TrainArgs {
         }
         if let Some(v) = &self.method {
             c.method = v.parse::<Method>().map_err(anyhow::Error::msg)?;
+            // Without a configuration file, σ follows the method's default (1.0 for the bridges).
+            if self.config.is_none() {
+                c.sigma = c.method.default_sigma();
+            }
         }
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = &self.$field { c.$field = v.clone(); } )* };

@@ -1021,7 +1021,7 @@ fn compare_trains_every_method_and_writes_one_table() {
         s(&out),
     ]));
     assert!(
-        err.contains("'flow'") && err.contains("i-cfm, ot-cfm, sb-cfm, sf2m, ddpm"),
+        err.contains("'flow'") && err.contains("sf2m, reflow, ddpm"),
         "{err}"
     );
 }

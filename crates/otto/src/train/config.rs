@@ -62,6 +62,15 @@ impl Method {
         }
     }
 
+    /// The default σ of the method's interpolant: 1.0 for the bridges (sb-cfm, sf2m), 0.1 otherwise
+    /// (the SF2M paper's protocol, MATH.md §2).
+    pub fn default_sigma(&self) -> f64 {
+        match self {
+            Method::SbCfm | Method::Sf2m => 1.0,
+            _ => 0.1,
+        }
+    }
+
     /// True for the methods on an affine Gaussian path from N(0, I) (diffusion).
     pub fn is_diffusion(&self) -> bool {
         !matches!(
