@@ -5,7 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{json_of, otto, s, stderr_of, write_npy};
+use common::{data, json_of, otto, s, stderr_of, w2, write_npy};
 use serde_json::Value;
 
 /// Brute-force optimum over all permutations of a uniform n×n problem (n ≤ 7), as a mean cost.
@@ -770,43 +770,9 @@ fn diffusion_samplers_on_a_mixture_file_and_a_ddpm_run() {
     assert_eq!(v["nfe"], 20);
     let moons = dir.path().join("moons.npy");
     let noise = dir.path().join("noise.npy");
-    assert!(otto(&[
-        "data",
-        "moons",
-        "--n",
-        "500",
-        "--seed",
-        "7",
-        "--out",
-        s(&moons)
-    ])
-    .status
-    .success());
-    assert!(otto(&[
-        "data",
-        "gaussian",
-        "--n",
-        "500",
-        "--seed",
-        "8",
-        "--out",
-        s(&noise)
-    ])
-    .status
-    .success());
-    let w2 = |x: &Path| {
-        json_of(&otto(&[
-            "ot",
-            "w2",
-            "--x",
-            s(x),
-            "--y",
-            s(&moons),
-            "--json",
-        ]))["w2"]
-            .as_f64()
-            .unwrap()
-    };
+    data("moons", 500, 7, &moons);
+    data("gaussian", 500, 8, &noise);
+    let w2 = |x: &Path| w2(x, &moons);
     let (model, baseline) = (w2(&samples), w2(&noise));
     assert!(model < 0.6 * baseline, "{model} vs {baseline}");
     for solver in [
@@ -847,43 +813,9 @@ fn every_diffusion_method_trains_and_samples_and_bad_axes_are_refused() {
     let moons = dir.path().join("moons.npy");
     let noise = dir.path().join("noise.npy");
     let samples = dir.path().join("samples.npy");
-    assert!(otto(&[
-        "data",
-        "moons",
-        "--n",
-        "1000",
-        "--seed",
-        "7",
-        "--out",
-        s(&moons)
-    ])
-    .status
-    .success());
-    assert!(otto(&[
-        "data",
-        "gaussian",
-        "--n",
-        "1000",
-        "--seed",
-        "8",
-        "--out",
-        s(&noise)
-    ])
-    .status
-    .success());
-    let w2 = |x: &Path| {
-        json_of(&otto(&[
-            "ot",
-            "w2",
-            "--x",
-            s(x),
-            "--y",
-            s(&moons),
-            "--json",
-        ]))["w2"]
-            .as_f64()
-            .unwrap()
-    };
+    data("moons", 1000, 7, &moons);
+    data("gaussian", 1000, 8, &noise);
+    let w2 = |x: &Path| w2(x, &moons);
     let baseline = w2(&noise);
     let cases = [
         ("edm", "3000", "256", "dpmpp-2m", "20", 0.5),
@@ -1131,18 +1063,7 @@ fn sb_cfm_and_the_coupling_axis_from_the_command_line() {
     }
     let samples = dir.path().join("sde.npy");
     let moons = dir.path().join("moons.npy");
-    assert!(otto(&[
-        "data",
-        "moons",
-        "--n",
-        "500",
-        "--seed",
-        "7",
-        "--out",
-        s(&moons)
-    ])
-    .status
-    .success());
+    data("moons", 500, 7, &moons);
     json_of(&otto(&[
         "sample",
         "--run",
@@ -1157,17 +1078,7 @@ fn sb_cfm_and_the_coupling_axis_from_the_command_line() {
         s(&samples),
         "--json",
     ]));
-    let w2 = json_of(&otto(&[
-        "ot",
-        "w2",
-        "--x",
-        s(&samples),
-        "--y",
-        s(&moons),
-        "--json",
-    ]))["w2"]
-        .as_f64()
-        .unwrap();
+    let w2 = w2(&samples, &moons);
     assert!(w2 < 1.0, "SF2M SDE samples: W2 {w2}");
     let err = stderr_of(&otto(&[
         "sample",
@@ -1272,9 +1183,7 @@ fn reflow_straightens_the_independent_coupling() {
             "--json",
         ]));
     }
-    let w2 = json_of(&otto(&["ot", "w2", "--x", s(&a), "--y", s(&b), "--json"]))["w2"]
-        .as_f64()
-        .unwrap();
+    let w2 = w2(&a, &b);
     assert!(w2 < 0.05, "one step vs 100 steps: W2 {w2}");
     for (args, needle) in [
         (vec!["--method", "reflow"], "--from"),

@@ -67,3 +67,17 @@ pub fn train(out: &Path, args: &[&str]) -> PathBuf {
     );
     out.to_path_buf()
 }
+
+/// `otto data NAME --n N --seed SEED --out FILE`, asserting success.
+pub fn data(name: &str, n: usize, seed: u64, out: &Path) {
+    let (n, seed) = (n.to_string(), seed.to_string());
+    let status = otto(&["data", name, "--n", &n, "--seed", &seed, "--out", s(out)]).status;
+    assert!(status.success(), "otto data {name} failed");
+}
+
+/// Exact W2 between the point sets in two .npy files (`otto ot w2 --json`).
+pub fn w2(x: &Path, y: &Path) -> f64 {
+    json_of(&otto(&["ot", "w2", "--x", s(x), "--y", s(y), "--json"]))["w2"]
+        .as_f64()
+        .expect("otto ot w2 reports w2")
+}
