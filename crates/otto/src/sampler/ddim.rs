@@ -8,7 +8,7 @@
 
 use otto_ot::Matrix;
 
-use super::diffusion::{exp_neg_h, sample, Run, Update};
+use super::diffusion::{exp_neg_h, sample, seed_and_record_setters, Run, Update};
 use super::{Record, Solution};
 use crate::error::{ensure, Result};
 use crate::field::Denoiser;
@@ -39,17 +39,7 @@ impl Ddim {
         }
     }
 
-    /// Seed of the noise (default 0).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Which states to keep ([`Record::Final`] or [`Record::EveryStep`]).
-    pub fn record(mut self, record: Record) -> Self {
-        self.record = record;
-        self
-    }
+    seed_and_record_setters!();
 
     /// Steps the rows of `x` (the points at `levels[0]`) through `levels` (noise to data), one
     /// denoiser call per step.

@@ -8,6 +8,25 @@
 //! to the data), `λ = log(α/σ)`, `h = λ_t − λ_s > 0`; at σ_t = 0, h = ∞ and every update returns
 //! α_t x̂1.
 
+/// The `seed` and `record` builder setters every stochastic diffusion sampler shares (its struct
+/// has fields `seed: u64` and `record: Record`).
+macro_rules! seed_and_record_setters {
+    () => {
+        /// Seed of the noise (default 0; unused by the deterministic settings).
+        pub fn seed(mut self, seed: u64) -> Self {
+            self.seed = seed;
+            self
+        }
+
+        /// Which states to keep ([`Record::Final`] or [`Record::EveryStep`]).
+        pub fn record(mut self, record: Record) -> Self {
+            self.record = record;
+            self
+        }
+    };
+}
+pub(crate) use seed_and_record_setters;
+
 use otto_ot::Matrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

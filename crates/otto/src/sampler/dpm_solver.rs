@@ -25,7 +25,7 @@ use std::str::FromStr;
 
 use otto_ot::Matrix;
 
-use super::diffusion::{sample, Run, Update};
+use super::diffusion::{sample, seed_and_record_setters, Run, Update};
 use super::{Record, Solution};
 use crate::error::{Error, Result};
 use crate::field::Denoiser;
@@ -126,17 +126,7 @@ impl DpmSolverPp {
         self
     }
 
-    /// Seed of the noise of `dpmpp-2m-sde` (default 0).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Which states to keep ([`Record::Final`] or [`Record::EveryStep`]).
-    pub fn record(mut self, record: Record) -> Self {
-        self.record = record;
-        self
-    }
+    seed_and_record_setters!();
 
     /// The order of step k of `steps` (module documentation).
     fn order_at(&self, k: usize, steps: usize, to_data: bool) -> usize {

@@ -11,7 +11,7 @@
 
 use otto_ot::Matrix;
 
-use super::diffusion::{sample, Run, Update};
+use super::diffusion::{sample, seed_and_record_setters, Run, Update};
 use super::{Record, Solution};
 use crate::error::{ensure, Result};
 use crate::field::Denoiser;
@@ -51,17 +51,7 @@ impl PredictorCorrector {
         self
     }
 
-    /// Seed of the noise (default 0).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Which states to keep ([`Record::Final`] or [`Record::EveryStep`]).
-    pub fn record(mut self, record: Record) -> Self {
-        self.record = record;
-        self
-    }
+    seed_and_record_setters!();
 
     /// Steps the rows of `x` (the points at `levels[0]`) through `levels` (noise to data):
     /// `corrector_steps + 1` denoiser calls per level.
