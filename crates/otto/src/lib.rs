@@ -12,6 +12,7 @@
 
 pub mod coupling;
 pub mod data;
+pub mod drift;
 pub mod error;
 pub mod field;
 pub mod likelihood;

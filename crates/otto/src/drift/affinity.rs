@@ -1,0 +1,424 @@
+//! The affinity matrix of a drift field, streamed: for generated points x_i (rows) and target
+//! points y_j (columns, positives and negatives), logits
+//!
+//! `l_ij = (o_j − φ(‖x_i − y_j‖) − p·[y_j is x_i]) / τ`
+//!
+//! with φ(d) = s·d (Laplace kernel on the unsquared distance, Deng et al. 2026) or φ(d) = d²/2
+//! (Gaussian kernel), an optional per-column offset o_j (a dual potential), and a self-mask
+//! penalty p. The affinity is one of
+//! - the geometric mean of the row and column softmaxes, `A_ij = √(softmax_row · softmax_col)
+//!   = exp(l_ij − ½(R_i + C_j))`, R_i the row's log-sum-exp over every column (Deng et al.,
+//!   Alg. 2: [`Normalization::Joint`]) or over the columns of its own side (the Sinkhorn proxy of
+//!   Gretton et al. 2026: [`Normalization::PerSide`]), C_j the column's log-sum-exp over the rows;
+//! - the row softmax of each side, `A_ij = exp(l_ij − R_i^side)` ([`Normalization::Row`]: kernel
+//!   density barycenters).
+//!
+//! An optional floor `A ← max(A, a_min)` is the official release's `√(max(·, 10⁻⁶))`.
+//!
+//! Nothing of size N × M is ever stored: the column log-sum-exps are built by a pass over row
+//! blocks (thread-local partial sums, merged once), then a second pass recomputes each row's
+//! logits and accumulates, per side, the mass m_i = Σ_j A_ij and the moment s_i = Σ_j A_ij y_j.
+//! Memory is O((N + M)·d + threads·M); every pass is parallel over blocks of rows.
+
+use rayon::prelude::*;
+
+use super::lanes;
+
+/// ln of the smallest positive normal f32: below it [`exp`] returns 0.
+pub(crate) const LN_MIN_POSITIVE: f32 = -87.336_54;
+
+/// e^x in f32 by Cody–Waite reduction x = n ln 2 + r, |r| ≤ ½ ln 2, and Cephes' degree-6 minimax
+/// polynomial for e^r (relative error ≈ 2·10⁻⁷); written without calls or branches so that the
+/// loops over a row vectorize. Returns 0 below [`LN_MIN_POSITIVE`] (no subnormals).
+#[inline(always)]
+pub(crate) fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // 1.5·2²³: adding and subtracting it rounds to the nearest integer.
+    const ROUND: f32 = 12_582_912.0;
+    let clamped = x.clamp(LN_MIN_POSITIVE, 88.376_26);
+    let n = (clamped * LOG2E + ROUND) - ROUND;
+    let r = clamped - n * LN2_HI - n * LN2_LO;
+    let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
+        * r
+        + 0.166_666_65)
+        * r
+        + 0.5)
+        * r
+        * r
+        + r
+        + 1.0;
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    if x < LN_MIN_POSITIVE {
+        0.0
+    } else {
+        p * scale
+    }
+}
+
+/// Which side of the field a block of columns pulls to: V = m⁻·s⁺ − m⁺·s⁻.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// Data (attraction).
+    Positive,
+    /// Generated points or other negatives (repulsion).
+    Negative,
+}
+
+/// The kernel's profile φ of the distance d.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Profile {
+    /// φ = scale · d (Laplace kernel exp(−scale·d/τ)).
+    Distance { scale: f32 },
+    /// φ = d²/2 (Gaussian kernel exp(−d²/(2τ))).
+    HalfSquared,
+}
+
+/// How logits become affinities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Normalization {
+    /// √(softmax over all columns · softmax over rows).
+    Joint,
+    /// √(softmax over the columns of the same side · softmax over rows).
+    PerSide,
+    /// softmax over the columns of the same side.
+    Row,
+}
+
+/// Columns in coordinate-major order (coordinate k of column j at `k·m + j`), their sides,
+/// offsets and the self-masked column of each row, concatenated over blocks.
+pub(crate) struct Columns {
+    m: usize,
+    dim: usize,
+    coords: Vec<f32>,
+    offsets: Vec<f32>,
+    /// Column ranges of the positive side, then the negative side (each side contiguous).
+    sides: [std::ops::Range<usize>; 2],
+    /// First column of a block whose column i is row i's own point (masked), if any.
+    masked: Option<usize>,
+}
+
+/// One block of columns: row-major points (m × dim), their side, optional offsets o_j (in the
+/// units of φ), and whether column i is row i's own point.
+pub(crate) struct Block<'a> {
+    pub points: &'a [f32],
+    pub side: Side,
+    pub offsets: Option<&'a [f32]>,
+    pub self_masked: bool,
+}
+
+impl Columns {
+    /// Concatenates `blocks` (positives first) into coordinate-major columns.
+    pub(crate) fn new(blocks: &[Block], dim: usize) -> Self {
+        let mut ordered: Vec<&Block> = blocks.iter().filter(|b| b.side == Side::Positive).collect();
+        let positives = ordered.iter().map(|b| b.points.len() / dim).sum::<usize>();
+        ordered.extend(blocks.iter().filter(|b| b.side == Side::Negative));
+        let m = ordered.iter().map(|b| b.points.len() / dim).sum::<usize>();
+        let mut coords = vec![0.0f32; m * dim];
+        let mut offsets = vec![0.0f32; m];
+        let mut masked = None;
+        let mut start = 0;
+        for block in ordered {
+            let rows = block.points.len() / dim;
+            for (j, point) in block.points.chunks_exact(dim).enumerate() {
+                for (k, &c) in point.iter().enumerate() {
+                    coords[k * m + start + j] = c;
+                }
+            }
+            if let Some(o) = block.offsets {
+                offsets[start..start + rows].copy_from_slice(o);
+            }
+            if block.self_masked {
+                masked = Some(start);
+            }
+            start += rows;
+        }
+        Self {
+            m,
+            dim,
+            coords,
+            offsets,
+            sides: [0..positives, positives..m],
+            masked,
+        }
+    }
+
+    /// Number of columns.
+    pub(crate) fn len(&self) -> usize {
+        self.m
+    }
+
+    /// The column ranges of the positive and the negative side.
+    pub(crate) fn sides(&self) -> &[std::ops::Range<usize>; 2] {
+        &self.sides
+    }
+
+    /// Coordinate k of every column.
+    pub(crate) fn coordinate(&self, k: usize) -> &[f32] {
+        &self.coords[k * self.m..(k + 1) * self.m]
+    }
+
+    /// φ(‖x − y_j‖) − o_j (+ the mask penalty on row `row`'s own column) for every column j.
+    pub(crate) fn profile_row(
+        &self,
+        x: &[f32],
+        row: usize,
+        profile: Profile,
+        penalty: f32,
+        out: &mut [f32],
+    ) {
+        let m = self.m;
+        out.fill(0.0);
+        for (k, &xk) in x.iter().enumerate() {
+            let yk = &self.coords[k * m..(k + 1) * m];
+            for (o, &y) in out.iter_mut().zip(yk) {
+                let diff = xk - y;
+                *o += diff * diff;
+            }
+        }
+        match profile {
+            Profile::Distance { scale } => {
+                for (o, &off) in out.iter_mut().zip(&self.offsets) {
+                    *o = scale * o.sqrt() - off;
+                }
+            }
+            Profile::HalfSquared => {
+                for (o, &off) in out.iter_mut().zip(&self.offsets) {
+                    *o = 0.5 * *o - off;
+                }
+            }
+        }
+        if let Some(start) = self.masked {
+            out[start + row] += penalty;
+        }
+    }
+}
+
+/// The mean Euclidean distance from the rows of `x` to all columns (the release's feature scale
+/// s with unit weights; a point's distance to itself counts as 0).
+pub(crate) fn mean_distance(x: &[f32], columns: &Columns) -> f64 {
+    let dim = columns.dim;
+    let n = x.len() / dim;
+    let total: f64 = x
+        .par_chunks(ROWS_PER_TASK * dim)
+        .enumerate()
+        .map_init(
+            || vec![0.0f32; columns.m],
+            |phi, (task, rows)| {
+                let mut total = 0.0f64;
+                for (r, xi) in rows.chunks_exact(dim).enumerate() {
+                    let i = task * ROWS_PER_TASK + r;
+                    columns.profile_row(xi, i, Profile::Distance { scale: 1.0 }, 0.0, phi);
+                    total += lanes::sum(phi) as f64;
+                }
+                total
+            },
+        )
+        .sum();
+    total / (n * columns.m) as f64
+}
+
+/// The kernel: profile, normalization, temperatures, floor and self-mask penalty.
+pub(crate) struct Affinity<'a> {
+    pub profile: Profile,
+    pub normalization: Normalization,
+    pub temperatures: &'a [f32],
+    pub floor: f32,
+    pub penalty: f32,
+}
+
+/// What one row accumulates for one temperature: the masses and moments of both sides, and the
+/// largest exponent of its affinities (below [`LN_MIN_POSITIVE`] every affinity of the row
+/// underflowed and its field is zero).
+#[derive(Debug, Clone)]
+pub(crate) struct Sums {
+    /// Rows.
+    pub n: usize,
+    /// Dimension.
+    pub dim: usize,
+    /// m⁺_i, m⁻_i.
+    pub mass: [Vec<f32>; 2],
+    /// s⁺_i, s⁻_i (n × dim each).
+    pub moment: [Vec<f32>; 2],
+    /// max_j of the affinity exponent, per row.
+    pub top_exponent: Vec<f32>,
+}
+
+/// Rows per parallel task.
+const ROWS_PER_TASK: usize = 16;
+
+impl Affinity<'_> {
+    /// The per-temperature sums of `x` (n × dim, row-major) against `columns`.
+    pub(crate) fn sums(&self, x: &[f32], columns: &Columns) -> Vec<Sums> {
+        let dim = columns.dim;
+        let n = x.len() / dim;
+        let m = columns.m;
+        let t = self.temperatures.len();
+        // Column log-sum-exps (halved), one row of m per temperature; zero for Row.
+        let half_column_lse = match self.normalization {
+            Normalization::Row => vec![0.0f32; t * m],
+            _ => self.half_column_lse(x, columns),
+        };
+        let row_weight = if self.normalization == Normalization::Row {
+            1.0
+        } else {
+            0.5
+        };
+        // Per row: for each temperature [m⁺, m⁻, top, s⁺ (dim), s⁻ (dim)].
+        let stride_t = 3 + 2 * dim;
+        let mut out = vec![0.0f32; n * t * stride_t];
+        out.par_chunks_mut(ROWS_PER_TASK * t * stride_t)
+            .enumerate()
+            .for_each_init(
+                || (vec![0.0f32; m], vec![0.0f32; m]),
+                |(phi, aff), (task, chunk)| {
+                    for (r, row_out) in chunk.chunks_exact_mut(t * stride_t).enumerate() {
+                        let i = task * ROWS_PER_TASK + r;
+                        let xi = &x[i * dim..(i + 1) * dim];
+                        columns.profile_row(xi, i, self.profile, self.penalty, phi);
+                        for (ti, &tau) in self.temperatures.iter().enumerate() {
+                            let lse = self.row_lse(phi, tau, columns);
+                            let hc = &half_column_lse[ti * m..(ti + 1) * m];
+                            let o = &mut row_out[ti * stride_t..(ti + 1) * stride_t];
+                            let inv = 1.0 / tau;
+                            let mut top = f32::NEG_INFINITY;
+                            for (s, range) in columns.sides.iter().enumerate() {
+                                let shift = row_weight * lse[s];
+                                let a = &mut aff[range.clone()];
+                                for ((a, &p), &h) in a
+                                    .iter_mut()
+                                    .zip(&phi[range.clone()])
+                                    .zip(&hc[range.clone()])
+                                {
+                                    *a = -p * inv - shift - h;
+                                }
+                                top = top.max(lanes::max(a));
+                                for a in a.iter_mut() {
+                                    *a = exp(*a).max(self.floor);
+                                }
+                                o[s] = lanes::sum(a);
+                                for k in 0..dim {
+                                    let yk =
+                                        &columns.coords[k * m + range.start..k * m + range.end];
+                                    o[3 + s * dim + k] = lanes::dot(a, yk);
+                                }
+                            }
+                            o[2] = top;
+                        }
+                    }
+                },
+            );
+        (0..t)
+            .map(|ti| {
+                let mut sums = Sums {
+                    n,
+                    dim,
+                    mass: [vec![0.0; n], vec![0.0; n]],
+                    moment: [vec![0.0; n * dim], vec![0.0; n * dim]],
+                    top_exponent: vec![0.0; n],
+                };
+                for i in 0..n {
+                    let o = &out[(i * t + ti) * stride_t..(i * t + ti + 1) * stride_t];
+                    for s in 0..2 {
+                        sums.mass[s][i] = o[s];
+                        let base = 3 + s * dim;
+                        sums.moment[s][i * dim..(i + 1) * dim]
+                            .copy_from_slice(&o[base..base + dim]);
+                    }
+                    sums.top_exponent[i] = o[2];
+                }
+                sums
+            })
+            .collect()
+    }
+
+    /// The row's log-sum-exp of −φ/τ over all columns (Joint, both entries equal) or per side.
+    fn row_lse(&self, phi: &[f32], tau: f32, columns: &Columns) -> [f32; 2] {
+        let inv = 1.0 / tau;
+        let lse = |range: std::ops::Range<usize>| -> f32 {
+            let slice = &phi[range];
+            let least = lanes::min(slice);
+            if !least.is_finite() {
+                return f32::NEG_INFINITY;
+            }
+            let sum = lanes::sum_map(slice, |p| exp((least - p) * inv));
+            -least * inv + sum.ln()
+        };
+        match self.normalization {
+            Normalization::Joint => {
+                let all = lse(0..columns.m);
+                [all, all]
+            }
+            _ => [lse(columns.sides[0].clone()), lse(columns.sides[1].clone())],
+        }
+    }
+
+    /// ½ C_j, the halved log-sum-exp over rows of each column's logits, per temperature
+    /// (t × m). A first pass finds each column's least φ (its largest logit), a second sums the
+    /// shifted exponentials; both over row blocks in parallel, merged once.
+    fn half_column_lse(&self, x: &[f32], columns: &Columns) -> Vec<f32> {
+        let dim = columns.dim;
+        let m = columns.m;
+        let t = self.temperatures.len();
+        let merge_min = |mut a: Vec<f32>, b: Vec<f32>| {
+            a.iter_mut().zip(&b).for_each(|(a, b)| *a = a.min(*b));
+            a
+        };
+        let least = x
+            .par_chunks(ROWS_PER_TASK * dim)
+            .enumerate()
+            .fold(
+                || (vec![f32::INFINITY; m], vec![0.0f32; m]),
+                |(mut least, mut phi), (task, rows)| {
+                    for (r, xi) in rows.chunks_exact(dim).enumerate() {
+                        let i = task * ROWS_PER_TASK + r;
+                        columns.profile_row(xi, i, self.profile, self.penalty, &mut phi);
+                        least.iter_mut().zip(&phi).for_each(|(l, p)| *l = l.min(*p));
+                    }
+                    (least, phi)
+                },
+            )
+            .map(|(least, _)| least)
+            .reduce(|| vec![f32::INFINITY; m], merge_min);
+        let sums = x
+            .par_chunks(ROWS_PER_TASK * dim)
+            .enumerate()
+            .fold(
+                || (vec![0.0f32; t * m], vec![0.0f32; m]),
+                |(mut sums, mut phi), (task, rows)| {
+                    for (r, xi) in rows.chunks_exact(dim).enumerate() {
+                        let i = task * ROWS_PER_TASK + r;
+                        columns.profile_row(xi, i, self.profile, self.penalty, &mut phi);
+                        for (ti, &tau) in self.temperatures.iter().enumerate() {
+                            let inv = 1.0 / tau;
+                            for ((s, &p), &l) in sums[ti * m..(ti + 1) * m]
+                                .iter_mut()
+                                .zip(phi.iter())
+                                .zip(&least)
+                            {
+                                *s += exp((l - p) * inv);
+                            }
+                        }
+                    }
+                    (sums, phi)
+                },
+            )
+            .map(|(sums, _)| sums)
+            .reduce(
+                || vec![0.0f32; t * m],
+                |mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                    a
+                },
+            );
+        let mut half = vec![0.0f32; t * m];
+        for (ti, &tau) in self.temperatures.iter().enumerate() {
+            let inv = 1.0 / tau;
+            for j in 0..m {
+                half[ti * m + j] = 0.5 * (-least[j] * inv + sums[ti * m + j].ln());
+            }
+        }
+        half
+    }
+}
