@@ -8,6 +8,7 @@ mod bench;
 mod compare;
 mod data;
 mod demo;
+mod drift;
 mod eval;
 mod flow;
 mod likelihood;
@@ -64,6 +65,10 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Wasserstein gradient flows on a grid: Fokker–Planck, exact and entropic JKO, Langevin/MALA.
     Flow(flow::FlowArgs),
+    /// Drift fields of drifting models (Deng et al. 2026) on given points, and their particle
+    /// flows.
+    #[command(subcommand)]
+    Drift(drift::DriftCommand),
     /// Time otto's solvers on the standard benchmark problems.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -112,6 +117,7 @@ fn main() -> ExitCode {
         Command::Solvers(args) => solvers::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Flow(args) => flow::run(args),
+        Command::Drift(cmd) => drift::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use otto::path::Level;
 use otto::sampler::{Diffusion, EulerMaruyama, Solution};
-use otto::train::{Method as TrainMethod, RunDir, TrainedRun};
+use otto::train::{Method as TrainMethod, RunDir, TrainConfig, TrainedGenerator, TrainedRun};
 use otto_ot::Matrix;
 
 use crate::npy;
@@ -170,11 +170,44 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs, inputs: Inputs) -> Res
         .map_err(|e| level_error(e, args.levels.as_deref()))
 }
 
+/// True when the run in `run` is a drifting generator.
+pub fn is_drifting(run: &RunDir) -> Result<bool> {
+    let text = run.read_to_string("config.toml")?;
+    let config = TrainConfig::from_toml(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", run.file("config.toml").display()))?;
+    Ok(config.method == TrainMethod::Drifting)
+}
+
+/// A drifting run's samples: one network evaluation of its generator.
+fn sample_generator(run: &RunDir, args: &SampleArgs) -> Result<()> {
+    if args.x0.is_some() || args.levels.is_some() {
+        bail!("--x0 and --levels start an integration; a drifting run is a one-step generator f(ε) with no time axis");
+    }
+    let generator = TrainedGenerator::load(run, args.ema)?;
+    let start = Instant::now();
+    let x = generator.sample(args.n, args.seed)?;
+    let time = start.elapsed().as_secs_f64();
+    let out = args.out.clone().unwrap_or_else(|| run.file("samples.npy"));
+    npy::write_matrix(&out, &x)?;
+    let mut r = Report::default();
+    r.set("run", args.run.display().to_string())
+        .set("n", x.rows())
+        .set("solver", "generator")
+        .set("nfe", 1)
+        .set("time_s", time)
+        .set("out", out.display().to_string());
+    r.print(args.json);
+    Ok(())
+}
+
 pub fn run(args: SampleArgs) -> Result<()> {
     if args.n == 0 {
         bail!("--n must be at least 1");
     }
     let run = RunDir::open(&args.run)?;
+    if is_drifting(&run)? {
+        return sample_generator(&run, &args);
+    }
     let trained = TrainedRun::load(&run, args.ema)?;
     let inputs = Inputs::read(&args)?;
     let start = Instant::now();

@@ -206,13 +206,15 @@ pub(crate) fn mean_distance(x: &[f32], columns: &Columns) -> f64 {
         .map_init(
             || vec![0.0f32; columns.m],
             |phi, (task, rows)| {
-                let mut total = 0.0f64;
-                for (r, xi) in rows.chunks_exact(dim).enumerate() {
-                    let i = task * ROWS_PER_TASK + r;
-                    columns.profile_row(xi, i, Profile::Distance { scale: 1.0 }, 0.0, phi);
-                    total += lanes::sum(phi) as f64;
-                }
-                total
+                lanes::widest(|| {
+                    let mut total = 0.0f64;
+                    for (r, xi) in rows.chunks_exact(dim).enumerate() {
+                        let i = task * ROWS_PER_TASK + r;
+                        columns.profile_row(xi, i, Profile::Distance { scale: 1.0 }, 0.0, phi);
+                        total += lanes::sum(phi) as f64;
+                    }
+                    total
+                })
             },
         )
         .sum();
@@ -273,40 +275,42 @@ impl Affinity<'_> {
             .for_each_init(
                 || (vec![0.0f32; m], vec![0.0f32; m]),
                 |(phi, aff), (task, chunk)| {
-                    for (r, row_out) in chunk.chunks_exact_mut(t * stride_t).enumerate() {
-                        let i = task * ROWS_PER_TASK + r;
-                        let xi = &x[i * dim..(i + 1) * dim];
-                        columns.profile_row(xi, i, self.profile, self.penalty, phi);
-                        for (ti, &tau) in self.temperatures.iter().enumerate() {
-                            let lse = self.row_lse(phi, tau, columns);
-                            let hc = &half_column_lse[ti * m..(ti + 1) * m];
-                            let o = &mut row_out[ti * stride_t..(ti + 1) * stride_t];
-                            let inv = 1.0 / tau;
-                            let mut top = f32::NEG_INFINITY;
-                            for (s, range) in columns.sides.iter().enumerate() {
-                                let shift = row_weight * lse[s];
-                                let a = &mut aff[range.clone()];
-                                for ((a, &p), &h) in a
-                                    .iter_mut()
-                                    .zip(&phi[range.clone()])
-                                    .zip(&hc[range.clone()])
-                                {
-                                    *a = -p * inv - shift - h;
+                    lanes::widest(|| {
+                        for (r, row_out) in chunk.chunks_exact_mut(t * stride_t).enumerate() {
+                            let i = task * ROWS_PER_TASK + r;
+                            let xi = &x[i * dim..(i + 1) * dim];
+                            columns.profile_row(xi, i, self.profile, self.penalty, phi);
+                            for (ti, &tau) in self.temperatures.iter().enumerate() {
+                                let lse = self.row_lse(phi, tau, columns);
+                                let hc = &half_column_lse[ti * m..(ti + 1) * m];
+                                let o = &mut row_out[ti * stride_t..(ti + 1) * stride_t];
+                                let inv = 1.0 / tau;
+                                let mut top = f32::NEG_INFINITY;
+                                for (s, range) in columns.sides.iter().enumerate() {
+                                    let shift = row_weight * lse[s];
+                                    let a = &mut aff[range.clone()];
+                                    for ((a, &p), &h) in a
+                                        .iter_mut()
+                                        .zip(&phi[range.clone()])
+                                        .zip(&hc[range.clone()])
+                                    {
+                                        *a = -p * inv - shift - h;
+                                    }
+                                    top = top.max(lanes::max(a));
+                                    for a in a.iter_mut() {
+                                        *a = exp(*a).max(self.floor);
+                                    }
+                                    o[s] = lanes::sum(a);
+                                    for k in 0..dim {
+                                        let yk =
+                                            &columns.coords[k * m + range.start..k * m + range.end];
+                                        o[3 + s * dim + k] = lanes::dot(a, yk);
+                                    }
                                 }
-                                top = top.max(lanes::max(a));
-                                for a in a.iter_mut() {
-                                    *a = exp(*a).max(self.floor);
-                                }
-                                o[s] = lanes::sum(a);
-                                for k in 0..dim {
-                                    let yk =
-                                        &columns.coords[k * m + range.start..k * m + range.end];
-                                    o[3 + s * dim + k] = lanes::dot(a, yk);
-                                }
+                                o[2] = top;
                             }
-                            o[2] = top;
                         }
-                    }
+                    })
                 },
             );
         (0..t)
@@ -334,6 +338,7 @@ impl Affinity<'_> {
     }
 
     /// The row's log-sum-exp of −φ/τ over all columns (Joint, both entries equal) or per side.
+    #[inline(always)]
     fn row_lse(&self, phi: &[f32], tau: f32, columns: &Columns) -> [f32; 2] {
         let inv = 1.0 / tau;
         let lse = |range: std::ops::Range<usize>| -> f32 {
@@ -371,11 +376,15 @@ impl Affinity<'_> {
             .fold(
                 || (vec![f32::INFINITY; m], vec![0.0f32; m]),
                 |(mut least, mut phi), (task, rows)| {
-                    for (r, xi) in rows.chunks_exact(dim).enumerate() {
-                        let i = task * ROWS_PER_TASK + r;
-                        columns.profile_row(xi, i, self.profile, self.penalty, &mut phi);
-                        least.iter_mut().zip(&phi).for_each(|(l, p)| *l = l.min(*p));
-                    }
+                    lanes::widest(|| {
+                        for (r, xi) in rows.chunks_exact(dim).enumerate() {
+                            let i = task * ROWS_PER_TASK + r;
+                            columns.profile_row(xi, i, self.profile, self.penalty, &mut phi);
+                            for (l, &p) in least.iter_mut().zip(phi.iter()) {
+                                *l = if p < *l { p } else { *l };
+                            }
+                        }
+                    });
                     (least, phi)
                 },
             )
@@ -387,20 +396,22 @@ impl Affinity<'_> {
             .fold(
                 || (vec![0.0f32; t * m], vec![0.0f32; m]),
                 |(mut sums, mut phi), (task, rows)| {
-                    for (r, xi) in rows.chunks_exact(dim).enumerate() {
-                        let i = task * ROWS_PER_TASK + r;
-                        columns.profile_row(xi, i, self.profile, self.penalty, &mut phi);
-                        for (ti, &tau) in self.temperatures.iter().enumerate() {
-                            let inv = 1.0 / tau;
-                            for ((s, &p), &l) in sums[ti * m..(ti + 1) * m]
-                                .iter_mut()
-                                .zip(phi.iter())
-                                .zip(&least)
-                            {
-                                *s += exp((l - p) * inv);
+                    lanes::widest(|| {
+                        for (r, xi) in rows.chunks_exact(dim).enumerate() {
+                            let i = task * ROWS_PER_TASK + r;
+                            columns.profile_row(xi, i, self.profile, self.penalty, &mut phi);
+                            for (ti, &tau) in self.temperatures.iter().enumerate() {
+                                let inv = 1.0 / tau;
+                                for ((s, &p), &l) in sums[ti * m..(ti + 1) * m]
+                                    .iter_mut()
+                                    .zip(phi.iter())
+                                    .zip(&least)
+                                {
+                                    *s += exp((l - p) * inv);
+                                }
                             }
                         }
-                    }
+                    });
                     (sums, phi)
                 },
             )

@@ -39,26 +39,28 @@ pub(super) fn field(
         .for_each_init(
             || (vec![0.0f32; m], vec![0.0f32; m]),
             |(phi, coefficient), (i, (vi, top))| {
-                let xi = &x[i * dim..(i + 1) * dim];
-                columns.profile_row(xi, i, profile, f32::INFINITY, phi);
-                *top = -lanes::min(phi) / tau;
-                for (c, &p) in coefficient.iter_mut().zip(phi.iter()) {
-                    let k = exp(-p / tau);
-                    *c = match kernel {
-                        MmdKernel::Gaussian => k / tau,
-                        MmdKernel::Laplace if p > 0.0 => k / (tau * p),
-                        MmdKernel::Laplace => 0.0,
-                    };
-                }
-                for (s, range) in sides.iter().enumerate() {
-                    let c = &coefficient[range.clone()];
-                    let mass = lanes::sum(c);
-                    let sign = if s == 0 { 1.0 } else { -1.0 };
-                    for (k, vik) in vi.iter_mut().enumerate() {
-                        let moment = lanes::dot(c, &columns.coordinate(k)[range.clone()]);
-                        *vik += sign * (moment - mass * xi[k]) / counts[s];
+                lanes::widest(|| {
+                    let xi = &x[i * dim..(i + 1) * dim];
+                    columns.profile_row(xi, i, profile, f32::INFINITY, phi);
+                    *top = -lanes::min(phi) / tau;
+                    for (c, &p) in coefficient.iter_mut().zip(phi.iter()) {
+                        let k = exp(-p / tau);
+                        *c = match kernel {
+                            MmdKernel::Gaussian => k / tau,
+                            MmdKernel::Laplace if p > 0.0 => k / (tau * p),
+                            MmdKernel::Laplace => 0.0,
+                        };
                     }
-                }
+                    for (s, range) in sides.iter().enumerate() {
+                        let c = &coefficient[range.clone()];
+                        let mass = lanes::sum(c);
+                        let sign = if s == 0 { 1.0 } else { -1.0 };
+                        for (k, vik) in vi.iter_mut().enumerate() {
+                            let moment = lanes::dot(c, &columns.coordinate(k)[range.clone()]);
+                            *vik += sign * (moment - mass * xi[k]) / counts[s];
+                        }
+                    }
+                })
             },
         );
     let power = match kernel {

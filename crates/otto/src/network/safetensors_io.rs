@@ -171,7 +171,10 @@ impl Mlp {
                 &mut self.params_mut()[layer.bias()],
             )?;
         }
-        if self.config().time_embedding != TimeEmbedding::Concat {
+        if !matches!(
+            self.config().time_embedding,
+            TimeEmbedding::Concat | TimeEmbedding::None
+        ) {
             let mut frequencies = vec![0.0; freq_len];
             match file.tensor(FREQUENCIES_KEY) {
                 Ok(_) => {
@@ -271,7 +274,7 @@ fn metadata(config: &MlpConfig) -> HashMap<String, String> {
     put("residual", config.residual.to_string());
     put("time_embedding", config.time_embedding.name().into());
     match config.time_embedding {
-        TimeEmbedding::Concat => {}
+        TimeEmbedding::Concat | TimeEmbedding::None => {}
         TimeEmbedding::Sinusoidal { dim } => put("time_embedding.dim", dim.to_string()),
         TimeEmbedding::Fourier { dim, scale } => {
             put("time_embedding.dim", dim.to_string());
@@ -331,6 +334,7 @@ fn parse_config(path: &Path, meta: &HashMap<String, String>) -> Result<MlpConfig
     let embedding_name = get("time_embedding")?;
     let time_embedding = match embedding_name.as_str() {
         "concat" => TimeEmbedding::Concat,
+        "none" => TimeEmbedding::None,
         "sinusoidal" => TimeEmbedding::Sinusoidal {
             dim: number("time_embedding.dim")?,
         },
@@ -399,6 +403,7 @@ mod tests {
         let dir = temp_dir("round-trip");
         for (i, embedding) in [
             TimeEmbedding::Concat,
+            TimeEmbedding::None,
             TimeEmbedding::Sinusoidal { dim: 6 },
             TimeEmbedding::Fourier { dim: 4, scale: 0.7 },
         ]

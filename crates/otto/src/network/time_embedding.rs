@@ -18,6 +18,8 @@ pub enum TimeEmbedding {
     /// t appended as one more input: the row is `[x, t]` (torchcfm's `MLP`, input `dim + 1`).
     #[default]
     Concat,
+    /// No time input: the row is `x` alone (a drifting model's one-step generator f(ε)).
+    None,
     /// Transformer / DDPM sinusoidal features (Vaswani et al. 2017 §3.5; Ho et al. 2020) of 1000·t,
     /// so that t ∈ [0, 1] spans the range of DDPM's integer steps: ω_j = 1000 · 10000^(−j/(dim/2)),
     /// j = 0, …, dim/2 − 1. `dim` must be even and at least 2.
@@ -42,6 +44,7 @@ impl TimeEmbedding {
     pub fn dim(&self) -> usize {
         match *self {
             TimeEmbedding::Concat => 1,
+            TimeEmbedding::None => 0,
             TimeEmbedding::Sinusoidal { dim } | TimeEmbedding::Fourier { dim, .. } => dim,
         }
     }
@@ -50,6 +53,7 @@ impl TimeEmbedding {
     pub fn name(&self) -> &'static str {
         match self {
             TimeEmbedding::Concat => "concat",
+            TimeEmbedding::None => "none",
             TimeEmbedding::Sinusoidal { .. } => "sinusoidal",
             TimeEmbedding::Fourier { .. } => "fourier",
         }
@@ -57,7 +61,7 @@ impl TimeEmbedding {
 
     pub(crate) fn validate(&self) -> Result<(), NetworkError> {
         let dim = match *self {
-            TimeEmbedding::Concat => return Ok(()),
+            TimeEmbedding::Concat | TimeEmbedding::None => return Ok(()),
             TimeEmbedding::Sinusoidal { dim } => dim,
             TimeEmbedding::Fourier { dim, scale } => {
                 if !(scale.is_finite() && scale > 0.0) {
@@ -80,11 +84,11 @@ impl TimeEmbedding {
         Ok(())
     }
 
-    /// The angular frequencies ω (empty for `Concat`); Fourier draws them from `seed` on a stream of
+    /// The angular frequencies ω (empty for `Concat` and `None`); Fourier draws them from `seed` on a stream of
     /// its own, so they do not shift the weight initialization.
     pub(crate) fn frequencies(&self, seed: u64) -> Vec<f32> {
         match *self {
-            TimeEmbedding::Concat => Vec::new(),
+            TimeEmbedding::Concat | TimeEmbedding::None => Vec::new(),
             TimeEmbedding::Sinusoidal { dim } => {
                 let half = dim / 2;
                 (0..half)
@@ -119,7 +123,9 @@ pub(crate) fn assemble_input(t: &[f32], x: &[f32], frequencies: &[f32], input: &
     {
         let (data, time) = row.split_at_mut(d);
         data.copy_from_slice(&xi[..d]);
-        if frequencies.is_empty() {
+        if time.is_empty() {
+            // No time input.
+        } else if frequencies.is_empty() {
             time[0] = ti;
         } else {
             let (sines, cosines) = time.split_at_mut(frequencies.len());

@@ -14,7 +14,7 @@ pub use checkpoint::Checkpoint;
 pub use config::{Method, TrainConfig};
 pub use lr::LrSchedule;
 pub use run::{write_atomic, RunDir, RunError};
-pub use trained::{TrainedRun, UnknownDensity};
+pub use trained::{TrainedGenerator, TrainedRun, UnknownDensity};
 pub use trainer::{
     mlp_config, train, Observer, Recipe, Silent, StepReport, TrainError, TrainState,
 };

@@ -19,6 +19,70 @@ pub struct UnknownDensity {
     pub source_name: String,
 }
 
+/// The weights file of a run: the EMA's or the raw weights.
+fn weights_file(ema: bool) -> &'static str {
+    if ema {
+        "ema.safetensors"
+    } else {
+        "model.safetensors"
+    }
+}
+
+/// Reads a run's `config.toml`.
+fn read_config(run: &RunDir) -> Result<TrainConfig, TrainError> {
+    let text = run.read_to_string("config.toml")?;
+    TrainConfig::from_toml(&text)
+        .map_err(|e| TrainError::Config(format!("{}: {}", run.file("config.toml").display(), e)))
+}
+
+/// A trained drifting run: the one-step generator x = f(ε), ε ~ N(0, I_noise_dim).
+pub struct TrainedGenerator {
+    /// The run's configuration.
+    pub config: TrainConfig,
+    /// The run's data and drift field.
+    pub recipe: Recipe,
+    /// The generator.
+    pub mlp: Mlp,
+}
+
+impl TrainedGenerator {
+    /// Loads `model.safetensors` (or `ema.safetensors` with `ema`) of the drifting run in `run`.
+    pub fn load(run: &RunDir, ema: bool) -> Result<Self, TrainError> {
+        let config = read_config(run)?;
+        if config.method != Method::Drifting {
+            return Err(TrainError::Config(format!(
+                "{} is a {} run, not a drifting generator",
+                run.root().display(),
+                config.method.name()
+            )));
+        }
+        let recipe = Recipe::from_config(&config)?;
+        let mlp = Mlp::load_safetensors(run.file(weights_file(ema)))?;
+        Ok(Self {
+            config,
+            recipe,
+            mlp,
+        })
+    }
+
+    /// `n` samples f(ε) with ε drawn from `seed`: one network evaluation (1 NFE).
+    pub fn sample(&self, n: usize, seed: u64) -> Result<Matrix, TrainError> {
+        let noise: Vec<f32> = self
+            .recipe
+            .source
+            .draw_fresh(n, seed)
+            .as_slice()
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let d = self.mlp.config().output_dim;
+        let mut out = vec![0.0f32; n * d];
+        let mut ws = crate::network::Workspace::new(&self.mlp, n.max(1));
+        self.mlp.forward(&vec![0.0; n], &noise, &mut out, &mut ws)?;
+        Ok(Matrix::new(n, d, out.iter().map(|&v| v as f64).collect()).expect("n × d outputs"))
+    }
+}
+
 /// A trained run.
 pub struct TrainedRun {
     /// The run's configuration.
@@ -32,17 +96,15 @@ pub struct TrainedRun {
 impl TrainedRun {
     /// Loads `model.safetensors` (or `ema.safetensors` with `ema`) of the run in `run`.
     pub fn load(run: &RunDir, ema: bool) -> Result<Self, TrainError> {
-        let text = run.read_to_string("config.toml")?;
-        let config = TrainConfig::from_toml(&text).map_err(|e| {
-            TrainError::Config(format!("{}: {}", run.file("config.toml").display(), e))
-        })?;
+        let config = read_config(run)?;
+        if config.method == Method::Drifting {
+            return Err(TrainError::Config(format!(
+                "{} is a drifting run: a one-step generator, not a vector field (no ODE, likelihood or trajectories); load it as a TrainedGenerator (otto sample --run samples it in one network evaluation)",
+                run.root().display()
+            )));
+        }
         let recipe = Recipe::from_config(&config)?;
-        let weights = if ema {
-            "ema.safetensors"
-        } else {
-            "model.safetensors"
-        };
-        let mlp = Mlp::load_safetensors(run.file(weights))?;
+        let mlp = Mlp::load_safetensors(run.file(weights_file(ema)))?;
         let schedule = recipe.schedule.map(|choice| choice.build());
         let mut field = match recipe.objective {
             Objective::Sf2m => NetworkField::with_score_head(mlp, config.sigma),

@@ -16,8 +16,9 @@ use super::lr::LrSchedule;
 use super::run::{RunDir, RunError};
 use crate::coupling::Coupling;
 use crate::data::{DataSource, Dataset, Toy};
+use crate::drift::{DriftError, DriftField, MmdKernel, Variant};
 use crate::network::{AdamW, Ema, Mlp, MlpConfig, NetworkError, TimeEmbedding, Workspace};
-use crate::objective::Objective;
+use crate::objective::{Objective, Regression};
 use crate::path::{
     AffinePath, ConditionalPath, EdmPreconditioning, Interpolant, ScheduleChoice, ScheduleKind,
 };
@@ -48,7 +49,7 @@ pub enum TrainError {
 }
 
 /// What one logged step reports to an [`Observer`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StepReport {
     /// Steps done so far (1-based).
     pub step: usize,
@@ -60,6 +61,10 @@ pub struct StepReport {
     pub lr: f64,
     /// Training throughput since the previous report.
     pub steps_per_sec: f64,
+    /// Drifting: the mean drift magnitude per temperature since the previous report (official:
+    /// λ_R², the quantity that falls while its loss stays 1; otherwise mean ‖V‖²/d); empty for
+    /// the other methods.
+    pub drift: Vec<f64>,
 }
 
 /// Receives progress from the trainer (a progress bar, a logger, a test).
@@ -92,6 +97,110 @@ pub struct Recipe {
     /// Training pairs (x0, x1), row i with row i, drawn once (reflow: x1 = the teacher's ODE
     /// image of x0); minibatches then draw rows of both with the same indices.
     pub pairs: Option<(Matrix, Matrix)>,
+    /// Drifting: the one-step generator's field and batches. The source is then the generator's
+    /// noise N(0, I) in `noise_dim` dimensions, and `coupling`, `path` and `objective` are
+    /// unused (the regression target depends on the generator's own output).
+    pub drift: Option<Drifting>,
+}
+
+/// A drifting model's training step (Deng et al. 2026, Alg. 1): ε ~ N(0, I), x = f(ε), and the
+/// regression of f(ε) onto sg(x + V(x; y⁺, x)) with y⁺ a fresh data batch and the generated
+/// points themselves (self-masked) as negatives.
+pub struct Drifting {
+    /// The drift field.
+    pub field: DriftField,
+    /// Generated points per step.
+    pub gen_batch: usize,
+    /// Data points per step.
+    pub data_batch: usize,
+}
+
+impl Drifting {
+    fn from_config(config: &TrainConfig) -> Result<Self, TrainError> {
+        let bad = |field: &str, e: String| TrainError::Config(format!("{field}: {e}"));
+        for (field, value) in [
+            ("gen_batch", config.gen_batch),
+            ("data_batch", config.data_batch),
+        ] {
+            if value < 2 {
+                return Err(bad(
+                    field,
+                    format!("a drift field needs at least 2 points per batch, got {value}"),
+                ));
+            }
+        }
+        if config.noise_dim == 0 {
+            return Err(bad("noise_dim", "must be at least 1".into()));
+        }
+        let variant: Variant = if config.drift.is_empty() {
+            Variant::Official
+        } else {
+            config
+                .drift
+                .parse()
+                .map_err(|e: DriftError| bad("drift", e.to_string()))?
+        };
+        let mut field = DriftField::new(variant);
+        if !config.temperatures.is_empty() {
+            field = field
+                .temperatures(&config.temperatures)
+                .map_err(|e| bad("temperatures", e.to_string()))?;
+        }
+        if !config.kernel.is_empty() {
+            let kernel: MmdKernel = config
+                .kernel
+                .parse()
+                .map_err(|e: DriftError| bad("kernel", e.to_string()))?;
+            field = field.kernel(kernel);
+        }
+        Ok(Self {
+            field,
+            gen_batch: config.gen_batch,
+            data_batch: config.data_batch,
+        })
+    }
+
+    /// One step's regression and per-temperature drift magnitudes: noise from `source`, the
+    /// generator's output, the field toward a batch of `target`.
+    fn regression(
+        &self,
+        mlp: &Mlp,
+        ws: &mut Workspace,
+        (source, target): (&Dataset, &Dataset),
+        rng: &mut ChaCha8Rng,
+        step: usize,
+    ) -> Result<(Regression, Vec<f64>), TrainError> {
+        let n = self.gen_batch;
+        let d = target.dim();
+        let to_f32 = |m: Matrix| -> Vec<f32> { m.as_slice().iter().map(|&v| v as f32).collect() };
+        let noise = to_f32(source.draw(n, rng.next_u64()));
+        let time = vec![0.0f32; n];
+        let mut x = vec![0.0f32; n * d];
+        mlp.forward(&time, &noise, &mut x, ws)?;
+        let positives = to_f32(target.draw(self.data_batch, rng.next_u64()));
+        let drift = self
+            .field
+            .evaluate(&x, &positives, None, d)
+            .map_err(|e| TrainError::Data(format!("drift: {e}")))?;
+        if let Some(tau) = drift.suggested_temperature {
+            return Err(TrainError::Data(format!(
+                "drift: at step {step}, every kernel value exp(−d/τ) of {} of the {n} generated points underflows at τ = {} (their drift would silently be 0); the data's scale needs --temperatures {tau:.3} or more, or --drift official, whose temperatures are relative to the data's scale",
+                drift.dead_rows,
+                self.field.temperature_list()[0],
+            )));
+        }
+        let target: Vec<f32> = x.iter().zip(&drift.velocity).map(|(a, v)| a + v).collect();
+        let weight = (drift.loss_weight != 1.0).then(|| vec![drift.loss_weight; n]);
+        Ok((
+            Regression {
+                time,
+                input: noise,
+                target,
+                weight,
+            },
+            drift.magnitudes,
+        ))
+    }
 }
 
 /// Reflow's pairs (Liu et al. 2023, "Flow straight and fast", Alg. 1): `n` start points from the
@@ -182,9 +291,12 @@ fn diffusion_recipe(config: &TrainConfig) -> Result<(ScheduleKind, Objective), T
         Method::ScoreVe => ("ve", "score", "sigma2"),
         Method::Edm => ("edm", "data", "uniform"),
         Method::VpV => ("vp-cosine", "v", "uniform"),
-        Method::ICfm | Method::OtCfm | Method::SbCfm | Method::Sf2m | Method::Reflow => {
-            unreachable!("flow-matching methods have no schedule")
-        }
+        Method::ICfm
+        | Method::OtCfm
+        | Method::SbCfm
+        | Method::Sf2m
+        | Method::Reflow
+        | Method::Drifting => unreachable!("flow-matching and drifting methods have no schedule"),
     };
     let pick = |given: &str, default: &'static str| {
         if given.is_empty() {
@@ -349,6 +461,24 @@ impl Recipe {
                     objective: Objective::FlowMatching,
                     schedule: None,
                     pairs,
+                    drift: None,
+                });
+            }
+            Method::Drifting => {
+                let drift = Drifting::from_config(config)?;
+                let path = Interpolant::constant(0.0)
+                    .map_err(|e| TrainError::Config(format!("sigma: {e}")))?;
+                return Ok(Self {
+                    source: Dataset::Toy(Toy::Gaussian {
+                        dim: config.noise_dim,
+                    }),
+                    target,
+                    coupling: Coupling::Independent,
+                    path: Box::new(path),
+                    objective: Objective::FlowMatching,
+                    schedule: None,
+                    pairs: None,
+                    drift: Some(drift),
                 });
             }
             _ => {
@@ -383,6 +513,7 @@ impl Recipe {
             objective,
             schedule,
             pairs,
+            drift: None,
         })
     }
 }
@@ -392,7 +523,7 @@ impl Recipe {
 fn time_embedding(text: &str) -> Result<TimeEmbedding, TrainError> {
     let bad = || {
         TrainError::Config(format!(
-            "time_embedding '{text}'; valid: concat, sinusoidal[:DIM], fourier[:DIM[:SCALE]]"
+            "time_embedding '{text}'; valid: concat, none, sinusoidal[:DIM], fourier[:DIM[:SCALE]]"
         ))
     };
     let mut parts = text.split(':');
@@ -402,6 +533,7 @@ fn time_embedding(text: &str) -> Result<TimeEmbedding, TrainError> {
         .map_or(Ok(32), |d| d.parse().map_err(|_| bad()))?;
     match kind {
         "concat" => Ok(TimeEmbedding::Concat),
+        "none" => Ok(TimeEmbedding::None),
         "sinusoidal" => Ok(TimeEmbedding::Sinusoidal { dim }),
         "fourier" => {
             let scale = parts
@@ -419,14 +551,19 @@ pub fn mlp_config(config: &TrainConfig, dim: usize) -> Result<MlpConfig, TrainEr
         .activation
         .parse()
         .map_err(|e| TrainError::Config(format!("activation: {e}")))?;
-    let time_embedding = time_embedding(&config.time_embedding)?;
+    // A drifting generator maps noise of any dimension to data, with no time input.
+    let (input, time_embedding) = if config.method == Method::Drifting {
+        (config.noise_dim, TimeEmbedding::None)
+    } else {
+        (dim, time_embedding(&config.time_embedding)?)
+    };
     // SF2M's network has a velocity head and a score head.
     let output = if config.method == Method::Sf2m {
         2 * dim
     } else {
         dim
     };
-    let mlp = MlpConfig::new(dim, output)
+    let mlp = MlpConfig::new(input, output)
         .width(config.width)
         .depth(config.depth)
         .activation(activation)
@@ -535,39 +672,30 @@ pub fn train(
         total: config.steps,
         cosine: config.cosine,
     };
-    let n = config.batch;
+    let n = recipe.drift.as_ref().map_or(config.batch, |d| d.gen_batch);
     let recipe_schedule = recipe.schedule.map(|choice| choice.build());
     let mut ws = Workspace::new(&state.mlp, n);
     let mut grads = vec![0.0f32; state.mlp.num_params()];
     let mut last_checkpoint = state.step;
     let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
+    let mut drift_sum: Vec<f64> = Vec::new();
     let mut clock = Instant::now();
     let mut steps_since = 0usize;
     while state.step < config.steps {
         let lr = schedule.at(state.step);
-        let (x0, x1) = match &recipe.pairs {
-            // Pairs stay pairs: both sides drawn with the same indices.
-            Some((p0, p1)) => {
-                let seed = state.rng.next_u64();
-                let draw = |p: &Matrix| {
-                    crate::data::split::bootstrap(p, n, seed).expect("reflow pairs are non-empty")
-                };
-                (draw(p0), draw(p1))
-            }
+        let (regression, magnitudes) = match &recipe.drift {
+            Some(drifting) => drifting.regression(
+                &state.mlp,
+                &mut ws,
+                (&recipe.source, &recipe.target),
+                &mut state.rng,
+                state.step + 1,
+            )?,
             None => (
-                recipe.source.draw(n, state.rng.next_u64()),
-                recipe.target.draw(n, state.rng.next_u64()),
+                pair_regression(&recipe, recipe_schedule.as_deref(), n, &mut state.rng)?,
+                Vec::new(),
             ),
         };
-        let (x0, x1) = recipe
-            .coupling
-            .pair(&x0, &x1, &mut state.rng)
-            .map_err(|e| TrainError::Data(e.to_string()))?;
-        let schedule = recipe_schedule.as_deref();
-        let regression = recipe
-            .objective
-            .regression(recipe.path.as_ref(), schedule, &x0, &x1, &mut state.rng)
-            .map_err(|e| TrainError::Data(e.to_string()))?;
         let loss = state.mlp.loss_and_grad(
             &regression.time,
             &regression.input,
@@ -594,6 +722,11 @@ pub fn train(
         state.step += 1;
         steps_since += 1;
         loss_sum += loss as f64;
+        drift_sum.resize(magnitudes.len(), 0.0);
+        drift_sum
+            .iter_mut()
+            .zip(&magnitudes)
+            .for_each(|(s, m)| *s += m);
         loss_count += 1;
         if state.step % config.log_every == 0 || state.step == config.steps {
             let elapsed = clock.elapsed().as_secs_f64();
@@ -603,12 +736,16 @@ pub fn train(
                 loss: loss_sum / loss_count as f64,
                 lr,
                 steps_per_sec: steps_since as f64 / elapsed.max(1e-12),
+                drift: drift_sum.iter().map(|s| s / loss_count as f64).collect(),
             };
-            run.append_log(
-                &json!({"step": report.step, "loss": report.loss, "lr": lr}).to_string(),
-            )?;
+            let mut line = json!({"step": report.step, "loss": report.loss, "lr": lr});
+            if !report.drift.is_empty() {
+                line["drift"] = json!(report.drift);
+            }
+            run.append_log(&line.to_string())?;
             observer.on_report(&report);
             (loss_sum, loss_count, steps_since) = (0.0, 0, 0);
+            drift_sum.iter_mut().for_each(|s| *s = 0.0);
             clock = Instant::now();
         }
         if state.step % config.checkpoint_every == 0 || state.step == config.steps {
@@ -617,6 +754,38 @@ pub fn train(
         }
     }
     Ok(state)
+}
+
+/// One step's regression of a coupled method: a batch of pairs (drawn, or rows of the recipe's
+/// fixed pairs), coupled, then the objective's regression on the path.
+fn pair_regression(
+    recipe: &Recipe,
+    schedule: Option<&dyn crate::path::Schedule>,
+    n: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<Regression, TrainError> {
+    let (x0, x1) = match &recipe.pairs {
+        // Pairs stay pairs: both sides drawn with the same indices.
+        Some((p0, p1)) => {
+            let seed = rng.next_u64();
+            let draw = |p: &Matrix| {
+                crate::data::split::bootstrap(p, n, seed).expect("reflow pairs are non-empty")
+            };
+            (draw(p0), draw(p1))
+        }
+        None => (
+            recipe.source.draw(n, rng.next_u64()),
+            recipe.target.draw(n, rng.next_u64()),
+        ),
+    };
+    let (x0, x1) = recipe
+        .coupling
+        .pair(&x0, &x1, rng)
+        .map_err(|e| TrainError::Data(e.to_string()))?;
+    recipe
+        .objective
+        .regression(recipe.path.as_ref(), schedule, &x0, &x1, rng)
+        .map_err(|e| TrainError::Data(e.to_string()))
 }
 
 /// AdamW with the run's hyper-parameters and zero state.

@@ -169,6 +169,24 @@ pub fn swiss_roll(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
         .collect()
 }
 
+/// The swiss roll of the drifting paper's toy notebook (Deng et al. 2026; MATH.md §5):
+/// t = π/2 + 4πu (u ~ U[0, 1)), the points (t cos t, t sin t) divided by the largest norm among
+/// the n drawn, plus 0.03·N(0, I).
+pub fn drifting_swiss_roll(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    let t: Vec<f64> = (0..n)
+        .map(|_| 0.5 * PI + 4.0 * PI * rng.gen::<f64>())
+        .collect();
+    let largest = t.iter().fold(0.0f64, |m, &t| m.max(t.abs()));
+    t.into_iter()
+        .map(|t| {
+            [
+                t * t.cos() / largest + 0.03 * normal(rng),
+                t * t.sin() / largest + 0.03 * normal(rng),
+            ]
+        })
+        .collect()
+}
+
 /// FFJORD's `rings` (`lib/toy_data.py`, rtqichen/ffjord): four concentric circles of radii
 /// 3·{1, ¾, ½, ¼}; the three outer ones get ⌊n/4⌋ points each and the innermost the rest, each at
 /// evenly spaced angles 2πk/count; rows shuffled, plus N(0, 0.08²·I) noise.
@@ -359,6 +377,19 @@ mod tests {
                 "{var:?} vs {want:?}"
             );
         }
+    }
+
+    #[test]
+    fn drifting_swiss_roll_radius() {
+        // Truth: the notebook's definition — the noise-free radius is t/t_max with t uniform on
+        // [π/2, 9π/2], so its mean is (5π/2)/(9π/2) = 5/9 up to t_max's sampling (the largest of
+        // 100 000 draws is 9π/2 to 10⁻⁴); the 0.03 noise shifts the mean radius by < 10⁻³.
+        let p = Toy::DriftingSwissRoll.sample(100_000, 5);
+        let mean_radius = (0..p.rows())
+            .map(|i| p.get(i, 0).hypot(p.get(i, 1)))
+            .sum::<f64>()
+            / p.rows() as f64;
+        assert!((mean_radius - 5.0 / 9.0).abs() < 0.004, "{mean_radius}");
     }
 
     #[test]

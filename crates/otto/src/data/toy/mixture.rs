@@ -99,6 +99,24 @@ pub fn checkerboard(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
         .collect()
 }
 
+/// The checkerboard of the drifting paper's toy notebook (Deng et al. 2026; MATH.md §5): b, r, c
+/// ~ U{0, 1}, cell (i, j) = (2r + b, 2c + b), the point ((i + u, j + v) − 2)/2 with u, v ~ U[0, 1),
+/// plus 0.05·N(0, I): eight cells of a 4×4 grid on [−1, 1]².
+pub fn drifting_checkerboard(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    (0..n)
+        .map(|_| {
+            let b = f64::from(u8::from(rng.gen::<bool>()));
+            let i = 2.0 * f64::from(u8::from(rng.gen::<bool>())) + b;
+            let j = 2.0 * f64::from(u8::from(rng.gen::<bool>())) + b;
+            let (u, v): (f64, f64) = (rng.gen(), rng.gen());
+            [
+                (i + u - 2.0) / 2.0 + 0.05 * normal(rng),
+                (j + v - 2.0) / 2.0 + 0.05 * normal(rng),
+            ]
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{mean_square_norm, moments, Toy};
@@ -200,5 +218,29 @@ mod tests {
             assert!(mean[j].abs() < 0.03, "{mean:?}");
             assert!((var[j] - 16.0 / 3.0).abs() < 0.08, "{var:?}");
         }
+    }
+
+    #[test]
+    fn drifting_checkerboard_cells_and_moments() {
+        // Truth: the notebook's definition — each coordinate is uniform on [−1, 1) (variance
+        // 1/3) plus N(0, 0.05²) (variance 1/3 + 0.0025), and the noise-free point lies on a cell
+        // whose row and column indices have the same parity. Noise σ = 0.05 carries a point
+        // uniform in a cell of width w = ½ across one of a coordinate's borders with probability
+        // p = 2σ/(w√(2π)) = 0.0798, and one crossing (not two) changes the parity: the fraction
+        // still on a dark cell is 1 − 2p(1 − p) = 0.853. 100 000 points: standard errors ≈ 0.001.
+        let p = Toy::DriftingCheckerboard.sample(100_000, 4);
+        let (mean, var) = moments(&p);
+        let on_dark = (0..p.rows())
+            .filter(|&i| {
+                let cell = |v: f64| ((v + 1.0) * 2.0).floor();
+                (cell(p.get(i, 0)) + cell(p.get(i, 1))).rem_euclid(2.0) == 0.0
+            })
+            .count() as f64
+            / p.rows() as f64;
+        for j in 0..2 {
+            assert!(mean[j].abs() < 0.01, "{mean:?}");
+            assert!((var[j] - (1.0 / 3.0 + 0.0025)).abs() < 0.005, "{var:?}");
+        }
+        assert!((on_dark - 0.853).abs() < 0.005, "{on_dark}");
     }
 }

@@ -15,6 +15,8 @@
 //! | `2spirals` | two interleaved spirals | FFJORD `lib/toy_data.py` |
 //! | `pinwheel` | five curved arms | FFJORD `lib/toy_data.py` |
 //! | `checkerboard` | uniform on the eight dark squares of a 4×4 board of side 8 | FFJORD `lib/toy_data.py` |
+//! | `drifting-checkerboard` | eight cells of a 4×4 grid on [−1, 1]², plus 0.05·N(0, I) | Deng et al. 2026, toy notebook |
+//! | `drifting-swissroll` | a swiss roll scaled into the unit disk, plus 0.03·N(0, I) | Deng et al. 2026, toy notebook |
 //!
 //! The exact formulas are on each generator in [`mixture`] and [`curve`]. The random streams are
 //! otto's own (ChaCha8 from `seed`), so samples equal torchcfm's in distribution, not bit for bit.
@@ -65,6 +67,10 @@ pub enum Toy {
     Pinwheel,
     /// A checkerboard of eight squares (FFJORD); see [`mixture::checkerboard`].
     Checkerboard,
+    /// The drifting paper's checkerboard; see [`mixture::drifting_checkerboard`].
+    DriftingCheckerboard,
+    /// The drifting paper's swiss roll; see [`curve::drifting_swiss_roll`].
+    DriftingSwissRoll,
 }
 
 /// Why a string does not name a built-in data set.
@@ -83,7 +89,7 @@ pub enum ParseToyError {
 
 impl Toy {
     /// Every built-in name, as accepted by [`FromStr`] (`gaussian` also as `gaussian:d`).
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 15] = [
         "gaussian",
         "8gaussians",
         "moons",
@@ -97,6 +103,8 @@ impl Toy {
         "2spirals",
         "pinwheel",
         "checkerboard",
+        "drifting-checkerboard",
+        "drifting-swissroll",
     ];
 
     /// The name used on the command line (`gaussian:d` for a Gaussian with d ≠ 2).
@@ -123,6 +131,8 @@ impl Toy {
             Toy::TwoSpirals => "2spirals",
             Toy::Pinwheel => "pinwheel",
             Toy::Checkerboard => "checkerboard",
+            Toy::DriftingCheckerboard => "drifting-checkerboard",
+            Toy::DriftingSwissRoll => "drifting-swissroll",
         }
     }
 
@@ -166,6 +176,8 @@ impl Toy {
             Toy::TwoSpirals => curve::two_spirals(n, &mut rng),
             Toy::Pinwheel => mixture::pinwheel(n, &mut rng),
             Toy::Checkerboard => mixture::checkerboard(n, &mut rng),
+            Toy::DriftingCheckerboard => mixture::drifting_checkerboard(n, &mut rng),
+            Toy::DriftingSwissRoll => curve::drifting_swiss_roll(n, &mut rng),
         };
         Matrix::from_fn(n, 2, |i, j| points[i][j])
     }
@@ -205,6 +217,8 @@ impl FromStr for Toy {
             "2spirals" => Toy::TwoSpirals,
             "pinwheel" => Toy::Pinwheel,
             "checkerboard" => Toy::Checkerboard,
+            "drifting-checkerboard" => Toy::DriftingCheckerboard,
+            "drifting-swissroll" => Toy::DriftingSwissRoll,
             _ => return Err(ParseToyError::Unknown(s.to_string())),
         };
         match dim {
