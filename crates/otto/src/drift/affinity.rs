@@ -200,7 +200,8 @@ impl Columns {
 pub(crate) fn mean_distance(x: &[f32], columns: &Columns) -> f64 {
     let dim = columns.dim;
     let n = x.len() / dim;
-    let total: f64 = x
+    // Per-task totals collected in order, then added in order (reproducible).
+    let totals: Vec<f64> = x
         .par_chunks(ROWS_PER_TASK * dim)
         .enumerate()
         .map_init(
@@ -217,8 +218,8 @@ pub(crate) fn mean_distance(x: &[f32], columns: &Columns) -> f64 {
                 })
             },
         )
-        .sum();
-    total / (n * columns.m) as f64
+        .collect();
+    totals.iter().sum::<f64>() / (n * columns.m) as f64
 }
 
 /// The kernel: profile, normalization, temperatures, floor and self-mask penalty.
@@ -231,8 +232,8 @@ pub(crate) struct Affinity<'a> {
 }
 
 /// What one row accumulates for one temperature: the masses and moments of both sides, and the
-/// largest exponent of its affinities (below [`LN_MIN_POSITIVE`] every affinity of the row
-/// underflowed and its field is zero).
+/// smaller of the two sides' largest affinity exponents (below [`LN_MIN_POSITIVE`] every affinity
+/// of one side underflowed, and m⁻s⁺ − m⁺s⁻ is zero).
 #[derive(Debug, Clone)]
 pub(crate) struct Sums {
     /// Rows.
@@ -243,12 +244,15 @@ pub(crate) struct Sums {
     pub mass: [Vec<f32>; 2],
     /// s⁺_i, s⁻_i (n × dim each).
     pub moment: [Vec<f32>; 2],
-    /// max_j of the affinity exponent, per row.
+    /// min over the sides of max_j of the affinity exponent, per row.
     pub top_exponent: Vec<f32>,
 }
 
 /// Rows per parallel task.
 const ROWS_PER_TASK: usize = 16;
+/// Row blocks of the column pass (each holds partial column sums; their number is fixed so
+/// that the sums do not depend on the thread count or the scheduling).
+const COLUMN_BLOCKS: usize = 32;
 
 impl Affinity<'_> {
     /// The per-temperature sums of `x` (n × dim, row-major) against `columns`.
@@ -285,7 +289,9 @@ impl Affinity<'_> {
                                 let hc = &half_column_lse[ti * m..(ti + 1) * m];
                                 let o = &mut row_out[ti * stride_t..(ti + 1) * stride_t];
                                 let inv = 1.0 / tau;
-                                let mut top = f32::NEG_INFINITY;
+                                // The smaller of the two sides' largest exponents: V = m⁻s⁺ − m⁺s⁻
+                                // vanishes when either side's affinities all underflow.
+                                let mut top = f32::INFINITY;
                                 for (s, range) in columns.sides.iter().enumerate() {
                                     let shift = row_weight * lse[s];
                                     let a = &mut aff[range.clone()];
@@ -296,7 +302,7 @@ impl Affinity<'_> {
                                     {
                                         *a = -p * inv - shift - h;
                                     }
-                                    top = top.max(lanes::max(a));
+                                    top = top.min(lanes::max(a));
                                     for a in a.iter_mut() {
                                         *a = exp(*a).max(self.floor);
                                     }
@@ -390,39 +396,38 @@ impl Affinity<'_> {
             )
             .map(|(least, _)| least)
             .reduce(|| vec![f32::INFINITY; m], merge_min);
-        let sums = x
-            .par_chunks(ROWS_PER_TASK * dim)
+        // Partial sums over a fixed number of row blocks, added in block order: the result
+        // does not depend on how rayon schedules the blocks (bit-reproducible runs).
+        let block_rows = (x.len() / dim).div_ceil(COLUMN_BLOCKS).max(1);
+        let partials: Vec<Vec<f32>> = x
+            .par_chunks(block_rows * dim)
             .enumerate()
-            .fold(
-                || (vec![0.0f32; t * m], vec![0.0f32; m]),
-                |(mut sums, mut phi), (task, rows)| {
-                    lanes::widest(|| {
-                        for (r, xi) in rows.chunks_exact(dim).enumerate() {
-                            let i = task * ROWS_PER_TASK + r;
-                            columns.profile_row(xi, i, self.profile, self.penalty, &mut phi);
-                            for (ti, &tau) in self.temperatures.iter().enumerate() {
-                                let inv = 1.0 / tau;
-                                for ((s, &p), &l) in sums[ti * m..(ti + 1) * m]
-                                    .iter_mut()
-                                    .zip(phi.iter())
-                                    .zip(&least)
-                                {
-                                    *s += exp((l - p) * inv);
-                                }
+            .map(|(block, rows)| {
+                let mut sums = vec![0.0f32; t * m];
+                let mut phi = vec![0.0f32; m];
+                lanes::widest(|| {
+                    for (r, xi) in rows.chunks_exact(dim).enumerate() {
+                        let i = block * block_rows + r;
+                        columns.profile_row(xi, i, self.profile, self.penalty, &mut phi);
+                        for (ti, &tau) in self.temperatures.iter().enumerate() {
+                            let inv = 1.0 / tau;
+                            for ((s, &p), &l) in sums[ti * m..(ti + 1) * m]
+                                .iter_mut()
+                                .zip(phi.iter())
+                                .zip(&least)
+                            {
+                                *s += exp((l - p) * inv);
                             }
                         }
-                    });
-                    (sums, phi)
-                },
-            )
-            .map(|(sums, _)| sums)
-            .reduce(
-                || vec![0.0f32; t * m],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                    a
-                },
-            );
+                    }
+                });
+                sums
+            })
+            .collect();
+        let mut sums = vec![0.0f32; t * m];
+        for partial in &partials {
+            sums.iter_mut().zip(partial).for_each(|(a, b)| *a += b);
+        }
         let mut half = vec![0.0f32; t * m];
         for (ti, &tau) in self.temperatures.iter().enumerate() {
             let inv = 1.0 / tau;

@@ -42,7 +42,8 @@ pub(super) fn field(
                 lanes::widest(|| {
                     let xi = &x[i * dim..(i + 1) * dim];
                     columns.profile_row(xi, i, profile, f32::INFINITY, phi);
-                    *top = -lanes::min(phi) / tau;
+                    // The attraction vanishes when every kernel value toward the positives does.
+                    *top = -lanes::min(&phi[sides[0].clone()]) / tau;
                     for (c, &p) in coefficient.iter_mut().zip(phi.iter()) {
                         let k = exp(-p / tau);
                         *c = match kernel {

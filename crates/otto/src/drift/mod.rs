@@ -164,7 +164,8 @@ pub struct Drift {
     pub magnitudes: Vec<f64>,
     /// `official`'s feature scale s (mean distance from x to all targets).
     pub feature_scale: Option<f64>,
-    /// Rows whose every kernel value exp(−d/τ) underflowed, so that V is silently 0 there.
+    /// Rows whose kernel values toward all positives (or, for the normalized variants, toward
+    /// all negatives) underflowed, so that V is silently 0 there (mmd: no attraction left).
     pub dead_rows: usize,
     /// When rows are dead, a temperature at which none would be (τ scaled so that the worst
     /// row's largest exponent is −40).
