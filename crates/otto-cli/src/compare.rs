@@ -10,13 +10,13 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use clap::Args;
 use otto::sampler::Solution;
-use otto::train::{self, Method, RunDir, TrainConfig, TrainedRun};
+use otto::train::{self, Method, RunDir, TrainConfig, TrainedGenerator, TrainedRun};
 use otto_ot::marginal::uniform;
 use otto_ot::wasserstein::w2_exact;
 use otto_ot::Matrix;
 use serde_json::{json, Value};
 
-use crate::eval::{evaluate, test_nll};
+use crate::eval::{evaluate, evaluate_generator, test_nll};
 use crate::npy;
 use crate::plot;
 use crate::samplers::{run_ode, DiffusionOptions, Solver};
@@ -25,7 +25,8 @@ use crate::train::Progress;
 #[derive(Args)]
 pub struct CompareArgs {
     /// Methods to train and compare, comma-separated (i-cfm, ot-cfm, sb-cfm, sf2m, reflow — after
-    /// i-cfm, its teacher — ddpm, score-ve, edm, vp-v).
+    /// i-cfm, its teacher — ddpm, score-ve, edm, vp-v, and drifting, a one-step generator
+    /// trained with its own recipe: --drift-steps).
     #[arg(
         long,
         value_delimiter = ',',
@@ -45,6 +46,10 @@ pub struct CompareArgs {
     /// Minibatch size of every method.
     #[arg(long, default_value_t = 256)]
     batch: usize,
+    /// Training steps of drifting, which follows the authors' toy recipe (2048 + 2048 points per
+    /// step, a 3×256 SiLU generator, the paper's field at τ = 0.05) instead of --steps/--batch.
+    #[arg(long, default_value_t = 2000)]
+    drift_steps: usize,
     /// Generated and held-out points of the evaluation.
     #[arg(long, default_value_t = 2000)]
     n: usize,
@@ -64,6 +69,9 @@ pub struct CompareArgs {
     #[arg(long)]
     json: bool,
 }
+
+/// Seed of the held-out points (apart from every training draw).
+const TEST_SEED: u64 = 987_654_321;
 
 /// One labelled W2–NFE curve: (method, [(NFE, W2)]).
 type Curve = (String, Vec<(f64, f64)>);
@@ -118,12 +126,22 @@ pub fn run(args: CompareArgs) -> Result<()> {
     }
     std::fs::create_dir_all(&args.out)?;
     let pool = rayon::ThreadPoolBuilder::new().build()?;
-    let test_seed = 987_654_321;
     let mut rows: Vec<Value> = Vec::new();
     let mut curves: Vec<Vec<Curve>> = vec![Vec::new(); SAMPLERS.len()];
     let mut panels: Vec<(String, Matrix)> = Vec::new();
     let mut held_out = None;
+    let mut time_curves: Vec<Curve> = Vec::new();
     for method in &methods {
+        if *method == Method::Drifting {
+            let row = compare_generator(&args, &pool, &mut held_out, &mut panels)?;
+            let (w2, time) = (row["w2"].as_f64(), row["sample_time_s"].as_f64());
+            if let (Some(w2), Some(time)) = (w2, time) {
+                curves[0].push((method.name().into(), vec![(1.0, w2)]));
+                time_curves.push((method.name().into(), vec![(time, w2)]));
+            }
+            rows.push(row);
+            continue;
+        }
         let config = TrainConfig {
             method: *method,
             sigma: method.default_sigma(),
@@ -147,10 +165,10 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let train_time = start.elapsed().as_secs_f64();
         let trained = TrainedRun::load(&run, false)?;
         let test = held_out
-            .get_or_insert_with(|| trained.recipe.target.held_out(args.n, test_seed))
+            .get_or_insert_with(|| trained.recipe.target.held_out(args.n, TEST_SEED))
             .clone();
         let (mut report, generated) =
-            pool.install(|| evaluate(&trained, &test, args.n, 100, 1, test_seed))?;
+            pool.install(|| evaluate(&trained, &test, args.n, 100, 1, TEST_SEED))?;
         // Sampling wall time of the table's sampler (Euler, 100 steps), warm.
         let start = Instant::now();
         pool.install(|| draw(&trained, Solver::Euler, 100, args.n, 1))?;
@@ -179,6 +197,14 @@ pub fn run(args: CompareArgs) -> Result<()> {
                 .expect("a listed sampler");
             curves[index].push((method.name().to_string(), points));
         }
+        time_curves.push((
+            method.name().to_string(),
+            measured
+                .iter()
+                .filter(|m| m["solver"] == Solver::Euler.name())
+                .filter_map(|m| Some((m["time_s"].as_f64()?, m["w2"].as_f64()?)))
+                .collect(),
+        ));
         row["w2_vs_nfe"] = json!(measured);
         panels.push((method.name().to_string(), generated));
         rows.push(row);
@@ -198,15 +224,18 @@ pub fn run(args: CompareArgs) -> Result<()> {
                 ],
             )?;
         }
-        for ((area, solver), series) in bottom
-            .split_evenly((1, SAMPLERS.len()))
-            .iter()
-            .zip(SAMPLERS)
-            .zip(&curves)
-        {
+        let areas = bottom.split_evenly((1, SAMPLERS.len() + 1));
+        for ((area, solver), series) in areas.iter().zip(SAMPLERS).zip(&curves) {
             let title = format!("W2 vs NFE, {}", solver.name());
             plot::loglog_panel(area, &title, "NFE", "W2 to held-out points", series)?;
         }
+        plot::loglog_panel(
+            &areas[SAMPLERS.len()],
+            "W2 vs sampling time, euler (drifting: 1 pass)",
+            "seconds",
+            "W2 to held-out points",
+            &time_curves,
+        )?;
         Ok(())
     })?;
     let markdown = markdown_table(&rows, &args);
@@ -228,6 +257,49 @@ pub fn run(args: CompareArgs) -> Result<()> {
         println!("\nfigure: {}", figure.display());
     }
     Ok(())
+}
+
+/// Trains and evaluates the drifting run of a comparison: the authors' toy recipe for
+/// `drift_steps` steps, samples in one network evaluation. Returns its table row.
+fn compare_generator(
+    args: &CompareArgs,
+    pool: &rayon::ThreadPool,
+    held_out: &mut Option<Matrix>,
+    panels: &mut Vec<(String, Matrix)>,
+) -> Result<Value> {
+    let method = Method::Drifting;
+    let config = TrainConfig {
+        target: args.target.clone(),
+        steps: args.drift_steps,
+        seed: args.seed,
+        checkpoint_every: args.drift_steps.div_ceil(4).max(1),
+        ..TrainConfig::defaults_for(method)
+    };
+    let dir = args.out.join(method.name());
+    let run = RunDir::create(&dir)?;
+    if !args.quiet {
+        eprintln!("training {} → {}", method.name(), dir.display());
+    }
+    let mut progress = Progress::new(config.steps, args.quiet);
+    let start = Instant::now();
+    pool.install(|| train::train(&config, &run, false, &mut progress))?;
+    let train_time = start.elapsed().as_secs_f64();
+    let generator = TrainedGenerator::load(&run, false)?;
+    let test = held_out
+        .get_or_insert_with(|| generator.recipe.target.held_out(args.n, TEST_SEED))
+        .clone();
+    let (report, generated) = pool.install(|| evaluate_generator(&generator, &test, args.n, 1))?;
+    let start = Instant::now();
+    pool.install(|| generator.sample(args.n, 1))?;
+    let sample_time = start.elapsed().as_secs_f64();
+    npy::write_matrix(&run.file("samples.npy"), &generated)?;
+    let mut row = report.to_json();
+    row["method"] = json!(method.name());
+    row["sample_time_s"] = json!(sample_time);
+    row["train_time_s"] = json!(train_time);
+    row["w2_vs_nfe"] = json!([{"solver": "generator", "nfe": 1, "w2": report.to_json()["w2"], "time_s": sample_time}]);
+    panels.push((method.name().to_string(), generated));
+    Ok(row)
 }
 
 /// The table as Markdown.

@@ -45,6 +45,9 @@ pub struct EvalArgs {
     /// it). Needs a source with a known density (gaussian, 8gaussians, dsb-8gaussians).
     #[arg(long, default_value_t = 2000)]
     nll_points: usize,
+    /// A class-conditional drifting run: the guidance scale α ≥ 1 of the per-class metrics.
+    #[arg(long, default_value_t = 1.0, value_name = "ALPHA")]
+    cfg: f64,
     /// Use the EMA weights.
     #[arg(long)]
     ema: bool,
@@ -166,6 +169,55 @@ pub fn evaluate_generator(
     Ok((r, generated))
 }
 
+/// Per-class metrics of a class-conditional generator at guidance scale `alpha`: for each class,
+/// W2 between n/K samples of it and its held-out rows, and the spread of the samples (mean
+/// squared distance to their mean, the quantity guidance shrinks).
+pub fn evaluate_classes(
+    generator: &TrainedGenerator,
+    n: usize,
+    seed: u64,
+    alpha: f64,
+) -> Result<Report> {
+    let (Some(k), Some(drift)) = (generator.classes(), generator.recipe.drift.as_ref()) else {
+        bail!("--cfg applies to class-conditional drifting runs");
+    };
+    let test = &drift.classes.as_ref().expect("a conditional run").test;
+    let per_class = (n / k).max(2);
+    let (mut w2s, mut spreads) = (Vec::new(), Vec::new());
+    for c in 0..k {
+        let (x, _) = generator.sample_guided(per_class, seed + c as u64, Some(c), alpha)?;
+        let held_out = test.class(c);
+        if held_out.rows() == 0 {
+            bail!("class {c} has no held-out rows");
+        }
+        w2s.push(w2_exact(
+            &x,
+            &uniform(per_class),
+            &held_out,
+            &uniform(held_out.rows()),
+        )?);
+        let mean: Vec<f64> = (0..x.cols())
+            .map(|j| (0..per_class).map(|i| x.get(i, j)).sum::<f64>() / per_class as f64)
+            .collect();
+        let spread = (0..per_class)
+            .map(|i| {
+                (0..x.cols())
+                    .map(|j| (x.get(i, j) - mean[j]).powi(2))
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / per_class as f64;
+        spreads.push(spread);
+    }
+    let mut r = Report::default();
+    r.set("cfg", alpha)
+        .set("w2_class_mean", w2s.iter().sum::<f64>() / k as f64)
+        .set("class_spread_mean", spreads.iter().sum::<f64>() / k as f64)
+        .set("w2_per_class", w2s)
+        .set("class_spread", spreads);
+    Ok(r)
+}
+
 pub fn run(args: EvalArgs) -> Result<()> {
     if args.n < 2 {
         bail!("--n must be at least 2");
@@ -177,7 +229,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
             Some(t) => t.parse::<DataSource>()?.dataset(args.n, args.test_seed)?,
             None => generator.recipe.target.held_out(args.n, args.test_seed),
         };
-        let (report, _) = evaluate_generator(&generator, &held_out, args.n, args.seed)?;
+        let (mut report, _) = evaluate_generator(&generator, &held_out, args.n, args.seed)?;
+        if generator.classes().is_some() {
+            report.extend(evaluate_classes(&generator, args.n, args.seed, args.cfg)?);
+        } else if args.cfg != 1.0 {
+            bail!("--cfg applies to class-conditional drifting runs; this one was trained without labels");
+        }
         run.write("metrics.json", &report.to_json_pretty())?;
         report.print(args.json);
         return Ok(());

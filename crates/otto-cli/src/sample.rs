@@ -60,6 +60,13 @@ pub struct SampleArgs {
     /// Seed of the source points (and of the samplers' noise).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// A class-conditional drifting run: sample this class only [default: every class in equal
+    /// shares, rows in class order; the classes go to FILE.labels.npy beside --out].
+    #[arg(long, value_name = "C")]
+    pub class: Option<usize>,
+    /// A class-conditional drifting run: the guidance scale α ≥ 1 (1: no guidance).
+    #[arg(long, default_value_t = 1.0, value_name = "ALPHA")]
+    pub cfg: f64,
     /// Use the EMA weights (ema.safetensors).
     #[arg(long)]
     pub ema: bool,
@@ -185,11 +192,18 @@ fn sample_generator(run: &RunDir, args: &SampleArgs) -> Result<()> {
     }
     let generator = TrainedGenerator::load(run, args.ema)?;
     let start = Instant::now();
-    let x = generator.sample(args.n, args.seed)?;
+    let (x, labels) = generator.sample_guided(args.n, args.seed, args.class, args.cfg)?;
     let time = start.elapsed().as_secs_f64();
     let out = args.out.clone().unwrap_or_else(|| run.file("samples.npy"));
     npy::write_matrix(&out, &x)?;
     let mut r = Report::default();
+    if generator.classes().is_some() {
+        let path = out.with_extension("labels.npy");
+        let classes: Vec<f64> = labels.iter().map(|&c| c as f64).collect();
+        npy::write(&path, &[classes.len()], &classes)?;
+        r.set("labels", path.display().to_string())
+            .set("cfg", args.cfg);
+    }
     r.set("run", args.run.display().to_string())
         .set("n", x.rows())
         .set("solver", "generator")
@@ -207,6 +221,9 @@ pub fn run(args: SampleArgs) -> Result<()> {
     let run = RunDir::open(&args.run)?;
     if is_drifting(&run)? {
         return sample_generator(&run, &args);
+    }
+    if args.class.is_some() || args.cfg != 1.0 {
+        bail!("--class and --cfg apply to class-conditional drifting runs");
     }
     let trained = TrainedRun::load(&run, args.ema)?;
     let inputs = Inputs::read(&args)?;

@@ -35,9 +35,9 @@ pub struct TrainArgs {
     /// generator trained along a drift field, --drift) [default: ot-cfm].
     #[arg(long)]
     method: Option<String>,
-    /// drifting: the drift field — official (the release: temperatures relative to the data's
-    /// scale), deng (the paper's Alg. 2, absolute τ), sinkhorn-proxy, mmd, kde-score,
-    /// sinkhorn-divergence [default: official].
+    /// drifting: the drift field — deng (the paper's Alg. 2, absolute τ), official (the
+    /// release: temperatures relative to the data's scale, an affinity floor that dominates at
+    /// large batches), sinkhorn-proxy, mmd, kde-score, sinkhorn-divergence [default: deng].
     #[arg(long, value_name = "VARIANT")]
     drift: Option<String>,
     /// drifting: the field's temperatures, comma-separated (several only for official)
@@ -57,6 +57,18 @@ pub struct TrainArgs {
     /// drifting: dimension of the generator's noise input [default: 32].
     #[arg(long, value_name = "D")]
     noise_dim: Option<usize>,
+    /// drifting: train class-conditionally with classifier-free guidance on a labelled target
+    /// (8gaussians, dsb-8gaussians, moons, checkerboard, drifting-checkerboard, or a file with
+    /// --label-column).
+    #[arg(long)]
+    conditional: bool,
+    /// The column of the --target file holding each row's class, 0-based (implies
+    /// --conditional).
+    #[arg(long, value_name = "K")]
+    label_column: Option<usize>,
+    /// drifting with classes: the guidance scales' law p(α) ∝ α^(−k) on [1, 4] [default: 3].
+    #[arg(long, value_name = "K")]
+    cfg_exponent: Option<f64>,
     /// AdamW's decoupled weight decay [default: 1e-5; drifting 0].
     #[arg(long)]
     weight_decay: Option<f64>,
@@ -179,8 +191,13 @@ impl TrainArgs {
             gen_batch,
             data_batch,
             noise_dim,
-            weight_decay
+            weight_decay,
+            cfg_exponent
         );
+        if self.label_column.is_some() {
+            c.label_column = self.label_column;
+        }
+        c.conditional |= self.conditional;
         set!(
             checkpoint_every,
             log_every,
@@ -231,9 +248,20 @@ impl Progress {
 impl Observer for Progress {
     fn on_report(&mut self, r: &StepReport) {
         let mut msg = format!("loss {:.4}", r.loss);
-        if !r.drift.is_empty() {
-            let drift: Vec<String> = r.drift.iter().map(|m| format!("{m:.2e}")).collect();
+        if !r.drift.magnitudes.is_empty() {
+            let drift: Vec<String> = r
+                .drift
+                .magnitudes
+                .iter()
+                .map(|m| format!("{m:.2e}"))
+                .collect();
             msg += &format!("  drift {}", drift.join(" "));
+        }
+        if let Some(tau) = r.drift.suggested_temperature {
+            msg += &format!(
+                "  ({} generated points lost their field to underflow; --temperatures {tau:.3} would keep them)",
+                r.drift.dead_rows
+            );
         }
         msg += &format!("  {:.0} steps/s", r.steps_per_sec);
         if let Some(bar) = &self.bar {

@@ -9,6 +9,7 @@
 
 pub mod file;
 pub mod gmm;
+pub mod labels;
 pub mod split;
 pub mod toy;
 
@@ -19,6 +20,7 @@ use otto_ot::Matrix;
 
 pub use file::{FileError, Header};
 pub use gmm::{GaussianMixture, MixtureFileError, MixtureJsonError};
+pub use labels::{LabelError, Labelled};
 pub use split::{Split, SplitError, TestSize, TrainTestSplit};
 pub use toy::{ParseToyError, Toy};
 

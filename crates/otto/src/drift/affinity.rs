@@ -93,6 +93,10 @@ pub(crate) struct Columns {
     dim: usize,
     coords: Vec<f32>,
     offsets: Vec<f32>,
+    /// Per-column weights w_j, multiplying the affinities after normalization (the release's
+    /// `targets_w`); `weighted` is false when all are 1.
+    weights: Vec<f32>,
+    weighted: bool,
     /// Column ranges of the positive side, then the negative side (each side contiguous).
     sides: [std::ops::Range<usize>; 2],
     /// First column of a block whose column i is row i's own point (masked), if any.
@@ -100,12 +104,13 @@ pub(crate) struct Columns {
 }
 
 /// One block of columns: row-major points (m × dim), their side, optional offsets o_j (in the
-/// units of φ), and whether column i is row i's own point.
+/// units of φ), whether column i is row i's own point, and the weight of every column.
 pub(crate) struct Block<'a> {
     pub points: &'a [f32],
     pub side: Side,
     pub offsets: Option<&'a [f32]>,
     pub self_masked: bool,
+    pub weight: f32,
 }
 
 impl Columns {
@@ -117,6 +122,7 @@ impl Columns {
         let m = ordered.iter().map(|b| b.points.len() / dim).sum::<usize>();
         let mut coords = vec![0.0f32; m * dim];
         let mut offsets = vec![0.0f32; m];
+        let mut weights = vec![1.0f32; m];
         let mut masked = None;
         let mut start = 0;
         for block in ordered {
@@ -132,13 +138,17 @@ impl Columns {
             if block.self_masked {
                 masked = Some(start);
             }
+            weights[start..start + rows].fill(block.weight);
             start += rows;
         }
+        let weighted = weights.iter().any(|&w| w != 1.0);
         Self {
             m,
             dim,
             coords,
             offsets,
+            weights,
+            weighted,
             sides: [0..positives, positives..m],
             masked,
         }
@@ -195,8 +205,9 @@ impl Columns {
     }
 }
 
-/// The mean Euclidean distance from the rows of `x` to all columns (the release's feature scale
-/// s with unit weights; a point's distance to itself counts as 0).
+/// The weighted mean Euclidean distance from the rows of `x` to the columns,
+/// Σ_ij d_ij w_j / (n Σ_j w_j) (the release's feature scale s; a point's distance to itself counts
+/// as 0).
 pub(crate) fn mean_distance(x: &[f32], columns: &Columns) -> f64 {
     let dim = columns.dim;
     let n = x.len() / dim;
@@ -212,14 +223,15 @@ pub(crate) fn mean_distance(x: &[f32], columns: &Columns) -> f64 {
                     for (r, xi) in rows.chunks_exact(dim).enumerate() {
                         let i = task * ROWS_PER_TASK + r;
                         columns.profile_row(xi, i, Profile::Distance { scale: 1.0 }, 0.0, phi);
-                        total += lanes::sum(phi) as f64;
+                        total += lanes::dot(phi, &columns.weights) as f64;
                     }
                     total
                 })
             },
         )
         .collect();
-    totals.iter().sum::<f64>() / (n * columns.m) as f64
+    let weight: f64 = columns.weights.iter().map(|&w| w as f64).sum();
+    totals.iter().sum::<f64>() / (n as f64 * weight)
 }
 
 /// The kernel: profile, normalization, temperatures, floor and self-mask penalty.
@@ -232,8 +244,8 @@ pub(crate) struct Affinity<'a> {
 }
 
 /// What one row accumulates for one temperature: the masses and moments of both sides, and the
-/// smaller of the two sides' largest affinity exponents (below [`LN_MIN_POSITIVE`] every affinity
-/// of one side underflowed, and m⁻s⁺ − m⁺s⁻ is zero).
+/// sum of the two sides' largest affinity exponents (the logarithm of the largest term of
+/// m⁺m⁻, the size of m⁻s⁺ − m⁺s⁻).
 #[derive(Debug, Clone)]
 pub(crate) struct Sums {
     /// Rows.
@@ -244,7 +256,7 @@ pub(crate) struct Sums {
     pub mass: [Vec<f32>; 2],
     /// s⁺_i, s⁻_i (n × dim each).
     pub moment: [Vec<f32>; 2],
-    /// min over the sides of max_j of the affinity exponent, per row.
+    /// Σ over the sides of max_j of the affinity exponent, per row.
     pub top_exponent: Vec<f32>,
 }
 
@@ -289,9 +301,9 @@ impl Affinity<'_> {
                                 let hc = &half_column_lse[ti * m..(ti + 1) * m];
                                 let o = &mut row_out[ti * stride_t..(ti + 1) * stride_t];
                                 let inv = 1.0 / tau;
-                                // The smaller of the two sides' largest exponents: V = m⁻s⁺ − m⁺s⁻
-                                // vanishes when either side's affinities all underflow.
-                                let mut top = f32::INFINITY;
+                                // The sum of the two sides' largest exponents: V = m⁻s⁺ − m⁺s⁻
+                                // is of the size of m⁺m⁻ ≥ exp(top⁺ + top⁻).
+                                let mut top = 0.0f32;
                                 for (s, range) in columns.sides.iter().enumerate() {
                                     let shift = row_weight * lse[s];
                                     let a = &mut aff[range.clone()];
@@ -302,9 +314,13 @@ impl Affinity<'_> {
                                     {
                                         *a = -p * inv - shift - h;
                                     }
-                                    top = top.min(lanes::max(a));
+                                    top += lanes::max(a);
                                     for a in a.iter_mut() {
                                         *a = exp(*a).max(self.floor);
+                                    }
+                                    if columns.weighted {
+                                        let w = &columns.weights[range.clone()];
+                                        a.iter_mut().zip(w).for_each(|(a, w)| *a *= w);
                                     }
                                     o[s] = lanes::sum(a);
                                     for k in 0..dim {

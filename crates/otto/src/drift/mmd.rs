@@ -68,7 +68,8 @@ pub(super) fn field(
         MmdKernel::Gaussian => 2,
         MmdKernel::Laplace => 1,
     };
-    let (dead_rows, suggested_temperature) = dead_rows(&top, temperature as f64, power);
+    let dead: Vec<bool> = top.iter().map(|&e| e < f32::EPSILON.ln()).collect();
+    let (dead_rows, suggested_temperature) = dead_rows(&dead, &top, temperature as f64, power);
     Drift {
         magnitudes: vec![mean_square(&velocity)],
         velocity,

@@ -26,7 +26,7 @@ mod sinkhorn_divergence;
 #[cfg(test)]
 mod tests;
 
-use affinity::{Affinity, Block, Columns, Normalization, Profile, Side, Sums, LN_MIN_POSITIVE};
+use affinity::{Affinity, Block, Columns, Normalization, Profile, Side, Sums};
 
 /// Why a drift field cannot be evaluated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -58,6 +58,12 @@ pub enum DriftError {
         /// What is wrong.
         reason: String,
     },
+    /// Guidance needs a field whose negatives can carry weights.
+    #[error("classifier-free guidance weights the negatives of deng, official or sinkhorn-proxy, not {0}")]
+    Guidance(&'static str),
+    /// The guidance scale is below 1.
+    #[error("the guidance scale α must be ≥ 1 and finite, got {0}")]
+    Alpha(f64),
     /// An entropic problem of `sinkhorn-divergence` did not converge.
     #[error("sinkhorn-divergence: {0}")]
     Sinkhorn(String),
@@ -164,11 +170,13 @@ pub struct Drift {
     pub magnitudes: Vec<f64>,
     /// `official`'s feature scale s (mean distance from x to all targets).
     pub feature_scale: Option<f64>,
-    /// Rows whose kernel values toward all positives (or, for the normalized variants, toward
-    /// all negatives) underflowed, so that V is silently 0 there (mmd: no attraction left).
+    /// Rows whose field is lost to round-off: m⁺m⁻ below f32's ε (V = m⁺m⁻(bary⁺ − bary⁻) is
+    /// then under ε times the data's diameter, so x + V rounds to x: the kernel exp(−d/τ) has
+    /// underflowed at the data's scale); mmd: the largest kernel value toward the positives
+    /// below ε (no attraction left).
     pub dead_rows: usize,
     /// When rows are dead, a temperature at which none would be (τ scaled so that the worst
-    /// row's largest exponent is −40).
+    /// row's largest exponent is −8).
     pub suggested_temperature: Option<f64>,
 }
 
@@ -242,6 +250,45 @@ impl DriftField {
         negatives: Option<&[f32]>,
         dim: usize,
     ) -> Result<Drift, DriftError> {
+        self.evaluate_with(x, positives, negatives, None, dim)
+    }
+
+    /// Drifting's classifier-free guidance (Deng et al. 2026, §CFG; MATH.md §5): the negatives of
+    /// a class are the generated points x themselves (self-masked) and `unconditional` data
+    /// points of any class, each of weight w = (α − 1)(N_neg − 1)/N_unc, multiplying its
+    /// affinities after the softmaxes (as released), so that the field targets the mixture
+    /// q̃ = (1 − γ)q + γ p(·|∅) with α = 1/(1 − γ). `deng`, `official` and `sinkhorn-proxy`.
+    pub fn evaluate_guided(
+        &self,
+        x: &[f32],
+        positives: &[f32],
+        unconditional: &[f32],
+        alpha: f64,
+        dim: usize,
+    ) -> Result<Drift, DriftError> {
+        if !matches!(
+            self.variant,
+            Variant::Deng | Variant::Official | Variant::SinkhornProxy
+        ) {
+            return Err(DriftError::Guidance(self.variant.name()));
+        }
+        check_points("unconditional", unconditional, dim)?;
+        if !(alpha >= 1.0 && alpha.is_finite()) {
+            return Err(DriftError::Alpha(alpha));
+        }
+        let (own, unc) = ((x.len() / dim) as f64, (unconditional.len() / dim) as f64);
+        let weight = ((alpha - 1.0) * (own - 1.0) / unc) as f32;
+        self.evaluate_with(x, positives, None, Some((unconditional, weight)), dim)
+    }
+
+    fn evaluate_with(
+        &self,
+        x: &[f32],
+        positives: &[f32],
+        negatives: Option<&[f32]>,
+        guidance: Option<(&[f32], f32)>,
+        dim: usize,
+    ) -> Result<Drift, DriftError> {
         check_points("x", x, dim)?;
         check_points("positives", positives, dim)?;
         if let Some(neg) = negatives {
@@ -253,23 +300,29 @@ impl DriftField {
             side: Side::Positive,
             offsets: None,
             self_masked: false,
+            weight: 1.0,
         }];
         let own = Block {
             points: x,
             side: Side::Negative,
             offsets: None,
             self_masked: true,
+            weight: 1.0,
         };
-        let given = |points| Block {
+        let given = |points, weight| Block {
             points,
             side: Side::Negative,
             offsets: None,
             self_masked: false,
+            weight,
         };
-        match (self.variant, negatives) {
-            (Variant::Official, Some(neg)) => blocks.extend([own, given(neg)]),
-            (_, Some(neg)) => blocks.push(given(neg)),
-            (_, None) => blocks.push(own),
+        match (guidance, self.variant, negatives) {
+            (Some((unconditional, weight)), ..) => {
+                blocks.extend([own, given(unconditional, weight)])
+            }
+            (None, Variant::Official, Some(neg)) => blocks.extend([own, given(neg, 1.0)]),
+            (None, _, Some(neg)) => blocks.push(given(neg, 1.0)),
+            (None, _, None) => blocks.push(own),
         }
         let joint = |normalization, profile, penalty, floor, temperatures: &[f32]| {
             Affinity {
@@ -394,7 +447,10 @@ fn mean_square(v: &[f32]) -> f64 {
 
 /// A one-temperature field with its loss (mean V²) and dead rows.
 fn finish(velocity: Vec<f32>, sums: &Sums, temperature: f64) -> Drift {
-    let (dead_rows, suggested_temperature) = dead_rows(&sums.top_exponent, temperature, 1);
+    let dead: Vec<bool> = (0..sums.n)
+        .map(|i| sums.mass[0][i] * sums.mass[1][i] < f32::EPSILON)
+        .collect();
+    let (dead_rows, suggested_temperature) = dead_rows(&dead, &sums.top_exponent, temperature, 1);
     Drift {
         magnitudes: vec![mean_square(&velocity)],
         velocity,
@@ -405,24 +461,33 @@ fn finish(velocity: Vec<f32>, sums: &Sums, temperature: f64) -> Drift {
     }
 }
 
-/// Rows whose largest affinity exponent is below f32's range, and the temperature that would
-/// lift the worst of them to −40 (exponents scale as τ^(−power)).
-fn dead_rows(top_exponent: &[f32], temperature: f64, power: i32) -> (usize, Option<f64>) {
-    let dead: Vec<f32> = top_exponent
+/// The exponent a suggested temperature lifts the worst dead row to.
+const LIVELY_EXPONENT: f64 = -8.0;
+
+/// The count of the `dead` rows and, if any, the temperature that would lift the worst of their
+/// `exponents` (which scale as τ^(−power)) to e^−8.
+fn dead_rows(
+    dead: &[bool],
+    exponents: &[f32],
+    temperature: f64,
+    power: i32,
+) -> (usize, Option<f64>) {
+    let worst = dead
         .iter()
-        .copied()
-        .filter(|&e| e < LN_MIN_POSITIVE)
-        .collect();
-    if dead.is_empty() {
-        return (0, None);
-    }
-    let worst = dead.iter().fold(0.0f32, |w, &e| w.max(-e)) as f64;
-    let suggested = if worst.is_finite() {
-        temperature * (worst / 40.0).powf(1.0 / power as f64)
-    } else {
-        f64::INFINITY
-    };
-    (dead.len(), Some(suggested))
+        .zip(exponents)
+        .filter(|(d, _)| **d)
+        .fold(None, |w: Option<f64>, (_, &e)| {
+            Some(w.map_or(-(e as f64), |w| w.max(-(e as f64))))
+        });
+    let count = dead.iter().filter(|d| **d).count();
+    let suggested = worst.map(|worst| {
+        if worst.is_finite() {
+            temperature * (worst / -LIVELY_EXPONENT).max(1.0).powf(1.0 / power as f64)
+        } else {
+            f64::INFINITY
+        }
+    });
+    (count, suggested)
 }
 
 /// The release's field: per temperature R, F_R = m⁻s⁺ − m⁺s⁻, λ_R² = max(mean (F_R/c)², 10⁻⁸)

@@ -70,12 +70,14 @@ pub(super) fn field(
             side: Side::Positive,
             offsets: Some(&g_pos),
             self_masked: false,
+            weight: 1.0,
         },
         Block {
             points: q,
             side: Side::Negative,
             offsets: Some(&g_neg),
             self_masked: false,
+            weight: 1.0,
         },
     ];
     let sums = Affinity {

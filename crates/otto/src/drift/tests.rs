@@ -370,8 +370,8 @@ fn sinkhorn_divergence_field_is_the_difference_of_barycentric_projections() {
 #[test]
 fn an_underflowing_kernel_is_reported_with_a_temperature_that_works() {
     // Truth: a generated point 30 units from everything while the others sit on the data: at
-    // τ = 0.05 the column softmax gives it exponents below −87 (f32's range), so its V is 0; the
-    // suggested τ brings every row back.
+    // τ = 0.05 the column softmax gives it affinities below f32's range, so its V is 0 (and
+    // m⁺m⁻ < ε); the suggested τ brings every row back.
     let mut x = gaussian(64, 2, 0.0, 0.3, 18);
     x[0] = 30.0;
     x[1] = 30.0;

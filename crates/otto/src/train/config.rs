@@ -188,7 +188,8 @@ pub struct TrainConfig {
     /// Checkpoint every this many steps.
     pub checkpoint_every: usize,
     /// Drifting: the drift field (deng, official, sinkhorn-proxy, mmd, kde-score,
-    /// sinkhorn-divergence); empty: official (temperatures relative to the data's scale).
+    /// sinkhorn-divergence); empty: deng, the paper's Alg. 2 and the authors' toy (official's
+    /// affinity floor 10⁻³ dominates the field at batches of thousands: BENCHMARKS.md).
     pub drift: String,
     /// Drifting: the field's temperatures (empty: the variant's defaults, e.g. official's 0.02,
     /// 0.05, 0.2 and deng's τ = 0.05).
@@ -201,6 +202,15 @@ pub struct TrainConfig {
     pub data_batch: usize,
     /// Drifting: dimension of the generator's noise input ε ~ N(0, I).
     pub noise_dim: usize,
+    /// Drifting: train class-conditionally with classifier-free guidance on a labelled target
+    /// (a labelled built-in data set, or a file with `label_column`).
+    pub conditional: bool,
+    /// The column of a target file that holds each row's class (0-based); implies
+    /// `conditional`.
+    pub label_column: Option<usize>,
+    /// Drifting with classes: the exponent k of the guidance scales' law p(α) ∝ α^(−k) on
+    /// [1, 4] (Deng et al.: 3 or 5).
+    pub cfg_exponent: f64,
 }
 
 impl Default for TrainConfig {
@@ -246,6 +256,9 @@ impl Default for TrainConfig {
             gen_batch: 2048,
             data_batch: 2048,
             noise_dim: 32,
+            conditional: false,
+            label_column: None,
+            cfg_exponent: 3.0,
         }
     }
 }

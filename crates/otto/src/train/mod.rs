@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod drifting;
 pub mod lr;
 pub mod run;
 pub mod trained;

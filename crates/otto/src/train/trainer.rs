@@ -12,11 +12,11 @@ use serde_json::json;
 
 use super::checkpoint::Checkpoint;
 use super::config::{Method, TrainConfig};
+pub use super::drifting::{DriftStats, Drifting};
 use super::lr::LrSchedule;
 use super::run::{RunDir, RunError};
 use crate::coupling::Coupling;
 use crate::data::{DataSource, Dataset, Toy};
-use crate::drift::{DriftError, DriftField, MmdKernel, Variant};
 use crate::network::{AdamW, Ema, Mlp, MlpConfig, NetworkError, TimeEmbedding, Workspace};
 use crate::objective::{Objective, Regression};
 use crate::path::{
@@ -62,9 +62,10 @@ pub struct StepReport {
     /// Training throughput since the previous report.
     pub steps_per_sec: f64,
     /// Drifting: the mean drift magnitude per temperature since the previous report (official:
-    /// λ_R², the quantity that falls while its loss stays 1; otherwise mean ‖V‖²/d); empty for
-    /// the other methods.
-    pub drift: Vec<f64>,
+    /// λ_R², the quantity that falls while its loss stays 1; otherwise mean ‖V‖²/d), and the
+    /// generated points whose field underflowed, summed over those steps; empty for the other
+    /// methods.
+    pub drift: DriftStats,
 }
 
 /// Receives progress from the trainer (a progress bar, a logger, a test).
@@ -101,106 +102,6 @@ pub struct Recipe {
     /// noise N(0, I) in `noise_dim` dimensions, and `coupling`, `path` and `objective` are
     /// unused (the regression target depends on the generator's own output).
     pub drift: Option<Drifting>,
-}
-
-/// A drifting model's training step (Deng et al. 2026, Alg. 1): ε ~ N(0, I), x = f(ε), and the
-/// regression of f(ε) onto sg(x + V(x; y⁺, x)) with y⁺ a fresh data batch and the generated
-/// points themselves (self-masked) as negatives.
-pub struct Drifting {
-    /// The drift field.
-    pub field: DriftField,
-    /// Generated points per step.
-    pub gen_batch: usize,
-    /// Data points per step.
-    pub data_batch: usize,
-}
-
-impl Drifting {
-    fn from_config(config: &TrainConfig) -> Result<Self, TrainError> {
-        let bad = |field: &str, e: String| TrainError::Config(format!("{field}: {e}"));
-        for (field, value) in [
-            ("gen_batch", config.gen_batch),
-            ("data_batch", config.data_batch),
-        ] {
-            if value < 2 {
-                return Err(bad(
-                    field,
-                    format!("a drift field needs at least 2 points per batch, got {value}"),
-                ));
-            }
-        }
-        if config.noise_dim == 0 {
-            return Err(bad("noise_dim", "must be at least 1".into()));
-        }
-        let variant: Variant = if config.drift.is_empty() {
-            Variant::Official
-        } else {
-            config
-                .drift
-                .parse()
-                .map_err(|e: DriftError| bad("drift", e.to_string()))?
-        };
-        let mut field = DriftField::new(variant);
-        if !config.temperatures.is_empty() {
-            field = field
-                .temperatures(&config.temperatures)
-                .map_err(|e| bad("temperatures", e.to_string()))?;
-        }
-        if !config.kernel.is_empty() {
-            let kernel: MmdKernel = config
-                .kernel
-                .parse()
-                .map_err(|e: DriftError| bad("kernel", e.to_string()))?;
-            field = field.kernel(kernel);
-        }
-        Ok(Self {
-            field,
-            gen_batch: config.gen_batch,
-            data_batch: config.data_batch,
-        })
-    }
-
-    /// One step's regression and per-temperature drift magnitudes: noise from `source`, the
-    /// generator's output, the field toward a batch of `target`.
-    fn regression(
-        &self,
-        mlp: &Mlp,
-        ws: &mut Workspace,
-        (source, target): (&Dataset, &Dataset),
-        rng: &mut ChaCha8Rng,
-        step: usize,
-    ) -> Result<(Regression, Vec<f64>), TrainError> {
-        let n = self.gen_batch;
-        let d = target.dim();
-        let to_f32 = |m: Matrix| -> Vec<f32> { m.as_slice().iter().map(|&v| v as f32).collect() };
-        let noise = to_f32(source.draw(n, rng.next_u64()));
-        let time = vec![0.0f32; n];
-        let mut x = vec![0.0f32; n * d];
-        mlp.forward(&time, &noise, &mut x, ws)?;
-        let positives = to_f32(target.draw(self.data_batch, rng.next_u64()));
-        let drift = self
-            .field
-            .evaluate(&x, &positives, None, d)
-            .map_err(|e| TrainError::Data(format!("drift: {e}")))?;
-        if let Some(tau) = drift.suggested_temperature {
-            return Err(TrainError::Data(format!(
-                "drift: at step {step}, every kernel value exp(−d/τ) of {} of the {n} generated points underflows at τ = {} (their drift would silently be 0); the data's scale needs --temperatures {tau:.3} or more, or --drift official, whose temperatures are relative to the data's scale",
-                drift.dead_rows,
-                self.field.temperature_list()[0],
-            )));
-        }
-        let target: Vec<f32> = x.iter().zip(&drift.velocity).map(|(a, v)| a + v).collect();
-        let weight = (drift.loss_weight != 1.0).then(|| vec![drift.loss_weight; n]);
-        Ok((
-            Regression {
-                time,
-                input: noise,
-                target,
-                weight,
-            },
-            drift.magnitudes,
-        ))
-    }
 }
 
 /// Reflow's pairs (Liu et al. 2023, "Flow straight and fast", Alg. 1): `n` start points from the
@@ -465,7 +366,8 @@ impl Recipe {
                 });
             }
             Method::Drifting => {
-                let drift = Drifting::from_config(config)?;
+                let drift = Drifting::from_config(config, finite_set_seed(config.seed, false))?;
+                let target = drift.target(target);
                 let path = Interpolant::constant(0.0)
                     .map_err(|e| TrainError::Config(format!("sigma: {e}")))?;
                 return Ok(Self {
@@ -545,17 +447,21 @@ fn time_embedding(text: &str) -> Result<TimeEmbedding, TrainError> {
     }
 }
 
-/// The network configuration of a run.
-pub fn mlp_config(config: &TrainConfig, dim: usize) -> Result<MlpConfig, TrainError> {
+/// The network configuration of a run with `recipe`.
+pub fn mlp_config(config: &TrainConfig, recipe: &Recipe) -> Result<MlpConfig, TrainError> {
+    let dim = recipe.target.dim();
     let activation = config
         .activation
         .parse()
         .map_err(|e| TrainError::Config(format!("activation: {e}")))?;
-    // A drifting generator maps noise of any dimension to data, with no time input.
-    let (input, time_embedding) = if config.method == Method::Drifting {
-        (config.noise_dim, TimeEmbedding::None)
-    } else {
-        (dim, time_embedding(&config.time_embedding)?)
+    // A drifting generator maps noise of any dimension to data, with no time input; a
+    // class-conditional one takes the class one-hot and the guidance scale α (in the time slot).
+    let (input, time_embedding) = match &recipe.drift {
+        Some(drifting) => match drifting.class_count() {
+            Some(classes) => (config.noise_dim + classes, TimeEmbedding::Concat),
+            None => (config.noise_dim, TimeEmbedding::None),
+        },
+        None => (dim, time_embedding(&config.time_embedding)?),
     };
     // SF2M's network has a velocity head and a score head.
     let output = if config.method == Method::Sf2m {
@@ -642,8 +548,7 @@ pub fn train(
 ) -> Result<TrainState, TrainError> {
     validate(config)?;
     let recipe = Recipe::from_config(config)?;
-    let dim = recipe.target.dim();
-    let mlp_config = mlp_config(config, dim)?;
+    let mlp_config = mlp_config(config, &recipe)?;
     let mut state = if resume {
         let checkpoint = Checkpoint::load(run)?;
         run.truncate_log(checkpoint.step + 1)?;
@@ -678,12 +583,12 @@ pub fn train(
     let mut grads = vec![0.0f32; state.mlp.num_params()];
     let mut last_checkpoint = state.step;
     let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
-    let mut drift_sum: Vec<f64> = Vec::new();
+    let mut drift_sum = DriftStats::default();
     let mut clock = Instant::now();
     let mut steps_since = 0usize;
     while state.step < config.steps {
         let lr = schedule.at(state.step);
-        let (regression, magnitudes) = match &recipe.drift {
+        let (regression, drift_stats) = match &recipe.drift {
             Some(drifting) => drifting.regression(
                 &state.mlp,
                 &mut ws,
@@ -693,7 +598,7 @@ pub fn train(
             )?,
             None => (
                 pair_regression(&recipe, recipe_schedule.as_deref(), n, &mut state.rng)?,
-                Vec::new(),
+                DriftStats::default(),
             ),
         };
         let loss = state.mlp.loss_and_grad(
@@ -722,11 +627,7 @@ pub fn train(
         state.step += 1;
         steps_since += 1;
         loss_sum += loss as f64;
-        drift_sum.resize(magnitudes.len(), 0.0);
-        drift_sum
-            .iter_mut()
-            .zip(&magnitudes)
-            .for_each(|(s, m)| *s += m);
+        drift_sum.add(&drift_stats, 1.0);
         loss_count += 1;
         if state.step % config.log_every == 0 || state.step == config.steps {
             let elapsed = clock.elapsed().as_secs_f64();
@@ -736,16 +637,24 @@ pub fn train(
                 loss: loss_sum / loss_count as f64,
                 lr,
                 steps_per_sec: steps_since as f64 / elapsed.max(1e-12),
-                drift: drift_sum.iter().map(|s| s / loss_count as f64).collect(),
+                drift: DriftStats {
+                    magnitudes: drift_sum
+                        .magnitudes
+                        .iter()
+                        .map(|s| s / loss_count as f64)
+                        .collect(),
+                    ..drift_sum.clone()
+                },
             };
             let mut line = json!({"step": report.step, "loss": report.loss, "lr": lr});
-            if !report.drift.is_empty() {
-                line["drift"] = json!(report.drift);
+            if !report.drift.magnitudes.is_empty() {
+                line["drift"] = json!(report.drift.magnitudes);
+                line["dead_rows"] = json!(report.drift.dead_rows);
             }
             run.append_log(&line.to_string())?;
             observer.on_report(&report);
             (loss_sum, loss_count, steps_since) = (0.0, 0, 0);
-            drift_sum.iter_mut().for_each(|s| *s = 0.0);
+            drift_sum = DriftStats::default();
             clock = Instant::now();
         }
         if state.step % config.checkpoint_every == 0 || state.step == config.steps {

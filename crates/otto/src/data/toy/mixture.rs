@@ -31,13 +31,32 @@ const OCTAGON: [[f64; 2]; 8] = [
 
 /// `n` draws of the equal mixture of N(r·c, s²·I) over the eight octagon vertices c.
 fn octagon_mixture(n: usize, radius: f64, sd: f64, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    labelled_octagon_mixture(n, radius, sd, rng)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// [`octagon_mixture`] with each point's mode index (0..8 in torchcfm's order of centres: (1, 0),
+/// (−1, 0), (0, 1), (0, −1), (1, 1)/√2, (1, −1)/√2, (−1, 1)/√2, (−1, −1)/√2); the same random
+/// stream.
+pub(super) fn labelled_octagon_mixture(
+    n: usize,
+    radius: f64,
+    sd: f64,
+    rng: &mut impl Rng,
+) -> Vec<([f64; 2], usize)> {
     (0..n)
         .map(|_| {
-            let c = OCTAGON[rng.gen_range(0..8)];
-            [
-                radius * c[0] + sd * normal(rng),
-                radius * c[1] + sd * normal(rng),
-            ]
+            let mode = rng.gen_range(0..8);
+            let c = OCTAGON[mode];
+            (
+                [
+                    radius * c[0] + sd * normal(rng),
+                    radius * c[1] + sd * normal(rng),
+                ],
+                mode,
+            )
         })
         .collect()
 }
@@ -103,16 +122,31 @@ pub fn checkerboard(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
 /// ~ U{0, 1}, cell (i, j) = (2r + b, 2c + b), the point ((i + u, j + v) − 2)/2 with u, v ~ U[0, 1),
 /// plus 0.05·N(0, I): eight cells of a 4×4 grid on [−1, 1]².
 pub fn drifting_checkerboard(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    labelled_drifting_checkerboard(n, rng)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// [`drifting_checkerboard`] with each point's cell as its class, 2i + ⌊j/2⌋ ∈ 0..8 (the cell
+/// drawn, before the noise); the same random stream.
+pub(super) fn labelled_drifting_checkerboard(
+    n: usize,
+    rng: &mut impl Rng,
+) -> Vec<([f64; 2], usize)> {
     (0..n)
         .map(|_| {
-            let b = f64::from(u8::from(rng.gen::<bool>()));
-            let i = 2.0 * f64::from(u8::from(rng.gen::<bool>())) + b;
-            let j = 2.0 * f64::from(u8::from(rng.gen::<bool>())) + b;
+            let b = usize::from(rng.gen::<bool>());
+            let i = 2 * usize::from(rng.gen::<bool>()) + b;
+            let j = 2 * usize::from(rng.gen::<bool>()) + b;
             let (u, v): (f64, f64) = (rng.gen(), rng.gen());
-            [
-                (i + u - 2.0) / 2.0 + 0.05 * normal(rng),
-                (j + v - 2.0) / 2.0 + 0.05 * normal(rng),
-            ]
+            (
+                [
+                    (i as f64 + u - 2.0) / 2.0 + 0.05 * normal(rng),
+                    (j as f64 + v - 2.0) / 2.0 + 0.05 * normal(rng),
+                ],
+                2 * i + j / 2,
+            )
         })
         .collect()
 }

@@ -183,6 +183,54 @@ impl Toy {
     }
 }
 
+impl Toy {
+    /// The built-in data sets that carry class labels.
+    pub const LABELLED: [&'static str; 5] = [
+        "8gaussians",
+        "dsb-8gaussians",
+        "moons",
+        "checkerboard",
+        "drifting-checkerboard",
+    ];
+
+    /// `n` points and their classes, reproducible from `seed` (the same points as
+    /// [`Toy::sample`]): the mode (0..8) of `8gaussians` and `dsb-8gaussians`, the moon of
+    /// `moons` (0 upper, 1 lower), the square of `checkerboard` (2·column + ⌊row/2⌋, 0..8, from
+    /// the point: its squares have no noise) and the drawn cell of `drifting-checkerboard`
+    /// (0..8). Returns the classes' count too; `None` for the unlabelled sets.
+    pub fn sample_labelled(&self, n: usize, seed: u64) -> Option<(Matrix, Vec<usize>, usize)> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (pairs, classes): (Vec<([f64; 2], usize)>, usize) = match self {
+            Toy::EightGaussians => (
+                mixture::labelled_octagon_mixture(n, 5.0, 0.1f64.sqrt().sqrt(), &mut rng),
+                8,
+            ),
+            Toy::DsbEightGaussians => {
+                (mixture::labelled_octagon_mixture(n, 12.0, 1.5, &mut rng), 8)
+            }
+            Toy::DriftingCheckerboard => (mixture::labelled_drifting_checkerboard(n, &mut rng), 8),
+            Toy::Moons | Toy::Checkerboard => {
+                let points = self.sample(n, seed);
+                let labels = (0..n)
+                    .map(|i| match self {
+                        // torchdyn's order: the ⌊n/2⌋ upper-moon points first.
+                        Toy::Moons => usize::from(i >= n / 2),
+                        _ => {
+                            let cell = |v: f64| ((v / 2.0).floor() + 2.0) as usize;
+                            2 * cell(points.get(i, 0)) + cell(points.get(i, 1)) / 2
+                        }
+                    })
+                    .collect();
+                let classes = if *self == Toy::Moons { 2 } else { 8 };
+                return Some((points, labels, classes));
+            }
+            _ => return None,
+        };
+        let points = Matrix::from_fn(n, 2, |i, j| pairs[i].0[j]);
+        Some((points, pairs.into_iter().map(|(_, c)| c).collect(), classes))
+    }
+}
+
 impl FromStr for Toy {
     type Err = ParseToyError;
 
