@@ -252,7 +252,7 @@ pub fn loglog_panel(
             .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
             .map_err(|e| anyhow!("{e}"))?;
     }
-    legend_at(&mut chart, SeriesLabelPosition::LowerLeft, 14)
+    legend_at(&mut chart, SeriesLabelPosition::UpperRight, 14)
 }
 
 /// One panel with several labelled clouds (first two coordinates), each in its colour.
