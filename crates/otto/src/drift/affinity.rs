@@ -20,6 +20,7 @@
 //! logits and accumulates, per side, the mass m_i = Σ_j A_ij and the moment s_i = Σ_j A_ij y_j.
 //! Memory is O((N + M)·d + threads·M); every pass is parallel over blocks of rows.
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::lanes;
@@ -217,21 +218,22 @@ pub(crate) fn mean_distance(x: &[f32], columns: &Columns) -> f64 {
         .enumerate()
         .map_init(
             || vec![0.0f32; columns.m],
-            |phi, (task, rows)| {
-                lanes::widest(|| {
-                    let mut total = 0.0f64;
-                    for (r, xi) in rows.chunks_exact(dim).enumerate() {
-                        let i = task * ROWS_PER_TASK + r;
-                        columns.profile_row(xi, i, Profile::Distance { scale: 1.0 }, 0.0, phi);
-                        total += lanes::dot(phi, &columns.weights) as f64;
-                    }
-                    total
-                })
-            },
+            |phi, (task, rows)| weighted_distance_rows(columns, rows, task * ROWS_PER_TASK, phi),
         )
         .collect();
     let weight: f64 = columns.weights.iter().map(|&w| w as f64).sum();
     totals.iter().sum::<f64>() / (n as f64 * weight)
+}
+
+/// Σ over `rows` (the first is row `first` of x) of Σ_j d_ij w_j.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn weighted_distance_rows(columns: &Columns, rows: &[f32], first: usize, phi: &mut [f32]) -> f64 {
+    let mut total = 0.0f64;
+    for (r, xi) in rows.chunks_exact(columns.dim).enumerate() {
+        columns.profile_row(xi, first + r, Profile::Distance { scale: 1.0 }, 0.0, phi);
+        total += lanes::dot(phi, &columns.weights) as f64;
+    }
+    total
 }
 
 /// The kernel: profile, normalization, temperatures, floor and self-mask penalty.
@@ -260,6 +262,114 @@ pub(crate) struct Sums {
     pub top_exponent: Vec<f32>,
 }
 
+/// Pass 2 of [`Affinity::sums`] for the rows of `out` (t × stride numbers each; the first is row
+/// `first` of x): each row's logits, its log-sum-exps, the affinities and their masses and
+/// moments per side. `phi` and `aff` are scratch rows of the columns' length.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn affinity_rows(
+    affinity: &Affinity,
+    columns: &Columns,
+    (x, first): (&[f32], usize),
+    half_column_lse: &[f32],
+    out: &mut [f32],
+    (phi, aff): (&mut [f32], &mut [f32]),
+) {
+    let (dim, m) = (columns.dim, columns.m);
+    let t = affinity.temperatures.len();
+    let stride_t = 3 + 2 * dim;
+    let row_weight = if affinity.normalization == Normalization::Row {
+        1.0
+    } else {
+        0.5
+    };
+    for (r, row_out) in out.chunks_exact_mut(t * stride_t).enumerate() {
+        let i = first + r;
+        let xi = &x[i * dim..(i + 1) * dim];
+        columns.profile_row(xi, i, affinity.profile, affinity.penalty, phi);
+        for (ti, &tau) in affinity.temperatures.iter().enumerate() {
+            let lse = affinity.row_lse(phi, tau, columns);
+            let hc = &half_column_lse[ti * m..(ti + 1) * m];
+            let o = &mut row_out[ti * stride_t..(ti + 1) * stride_t];
+            let inv = 1.0 / tau;
+            // The sum of the two sides' largest exponents: V = m⁻s⁺ − m⁺s⁻ is of the size of
+            // m⁺m⁻ ≥ exp(top⁺ + top⁻).
+            let mut top = 0.0f32;
+            for (s, range) in columns.sides.iter().enumerate() {
+                let shift = row_weight * lse[s];
+                let a = &mut aff[range.clone()];
+                for ((a, &p), &h) in a
+                    .iter_mut()
+                    .zip(&phi[range.clone()])
+                    .zip(&hc[range.clone()])
+                {
+                    *a = -p * inv - shift - h;
+                }
+                top += lanes::max(a);
+                for a in a.iter_mut() {
+                    *a = exp(*a).max(affinity.floor);
+                }
+                if columns.weighted {
+                    let w = &columns.weights[range.clone()];
+                    a.iter_mut().zip(w).for_each(|(a, w)| *a *= w);
+                }
+                o[s] = lanes::sum(a);
+                for k in 0..dim {
+                    let yk = &columns.coords[k * m + range.start..k * m + range.end];
+                    o[3 + s * dim + k] = lanes::dot(a, yk);
+                }
+            }
+            o[2] = top;
+        }
+    }
+}
+
+/// The column pass of one block of rows (the first is row `first` of x): per column, the least
+/// φ and Σ exp((least − φ)/τ) per temperature, accumulated tile by tile of [`TILE_ROWS`] rows
+/// (the sums rescaled by exp((new − old)/τ) ≤ 1 where a tile lowers the least).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn column_block(
+    affinity: &Affinity,
+    columns: &Columns,
+    (rows, first): (&[f32], usize),
+    (least, sums): (&mut [f32], &mut [f32]),
+    (tile, fresh): (&mut [f32], &mut [f32]),
+) {
+    let (dim, m) = (columns.dim, columns.m);
+    for (c, chunk) in rows.chunks(TILE_ROWS * dim).enumerate() {
+        let count = chunk.len() / dim;
+        for (r, xi) in chunk.chunks_exact(dim).enumerate() {
+            let i = first + c * TILE_ROWS + r;
+            let phi = &mut tile[r * m..(r + 1) * m];
+            columns.profile_row(xi, i, affinity.profile, affinity.penalty, phi);
+        }
+        // The tile's least per column; the old sums are rescaled to it.
+        fresh.copy_from_slice(least);
+        for phi in tile[..count * m].chunks_exact(m) {
+            for (f, &p) in fresh.iter_mut().zip(phi) {
+                *f = if p < *f { p } else { *f };
+            }
+        }
+        for (ti, &tau) in affinity.temperatures.iter().enumerate() {
+            let inv = 1.0 / tau;
+            let sums = &mut sums[ti * m..(ti + 1) * m];
+            for ((s, &old), &new) in sums.iter_mut().zip(least.iter()).zip(fresh.iter()) {
+                if old.is_finite() {
+                    *s *= exp((new - old) * inv);
+                }
+            }
+            for phi in tile[..count * m].chunks_exact(m) {
+                for ((s, &p), &l) in sums.iter_mut().zip(phi).zip(fresh.iter()) {
+                    *s += exp((l - p) * inv);
+                }
+            }
+        }
+        least.copy_from_slice(fresh);
+    }
+}
+
+/// Rows per tile of the column pass.
+const TILE_ROWS: usize = 32;
+
 /// Rows per parallel task.
 const ROWS_PER_TASK: usize = 16;
 /// Row blocks of the column pass (each holds partial column sums; their number is fixed so
@@ -278,11 +388,6 @@ impl Affinity<'_> {
             Normalization::Row => vec![0.0f32; t * m],
             _ => self.half_column_lse(x, columns),
         };
-        let row_weight = if self.normalization == Normalization::Row {
-            1.0
-        } else {
-            0.5
-        };
         // Per row: for each temperature [m⁺, m⁻, top, s⁺ (dim), s⁻ (dim)].
         let stride_t = 3 + 2 * dim;
         let mut out = vec![0.0f32; n * t * stride_t];
@@ -291,48 +396,14 @@ impl Affinity<'_> {
             .for_each_init(
                 || (vec![0.0f32; m], vec![0.0f32; m]),
                 |(phi, aff), (task, chunk)| {
-                    lanes::widest(|| {
-                        for (r, row_out) in chunk.chunks_exact_mut(t * stride_t).enumerate() {
-                            let i = task * ROWS_PER_TASK + r;
-                            let xi = &x[i * dim..(i + 1) * dim];
-                            columns.profile_row(xi, i, self.profile, self.penalty, phi);
-                            for (ti, &tau) in self.temperatures.iter().enumerate() {
-                                let lse = self.row_lse(phi, tau, columns);
-                                let hc = &half_column_lse[ti * m..(ti + 1) * m];
-                                let o = &mut row_out[ti * stride_t..(ti + 1) * stride_t];
-                                let inv = 1.0 / tau;
-                                // The sum of the two sides' largest exponents: V = m⁻s⁺ − m⁺s⁻
-                                // is of the size of m⁺m⁻ ≥ exp(top⁺ + top⁻).
-                                let mut top = 0.0f32;
-                                for (s, range) in columns.sides.iter().enumerate() {
-                                    let shift = row_weight * lse[s];
-                                    let a = &mut aff[range.clone()];
-                                    for ((a, &p), &h) in a
-                                        .iter_mut()
-                                        .zip(&phi[range.clone()])
-                                        .zip(&hc[range.clone()])
-                                    {
-                                        *a = -p * inv - shift - h;
-                                    }
-                                    top += lanes::max(a);
-                                    for a in a.iter_mut() {
-                                        *a = exp(*a).max(self.floor);
-                                    }
-                                    if columns.weighted {
-                                        let w = &columns.weights[range.clone()];
-                                        a.iter_mut().zip(w).for_each(|(a, w)| *a *= w);
-                                    }
-                                    o[s] = lanes::sum(a);
-                                    for k in 0..dim {
-                                        let yk =
-                                            &columns.coords[k * m + range.start..k * m + range.end];
-                                        o[3 + s * dim + k] = lanes::dot(a, yk);
-                                    }
-                                }
-                                o[2] = top;
-                            }
-                        }
-                    })
+                    affinity_rows(
+                        self,
+                        columns,
+                        (x, task * ROWS_PER_TASK),
+                        &half_column_lse,
+                        chunk,
+                        (phi, aff),
+                    )
                 },
             );
         (0..t)
@@ -382,67 +453,52 @@ impl Affinity<'_> {
     }
 
     /// ½ C_j, the halved log-sum-exp over rows of each column's logits, per temperature
-    /// (t × m). A first pass finds each column's least φ (its largest logit), a second sums the
-    /// shifted exponentials; both over row blocks in parallel, merged once.
+    /// (t × m). One pass over a fixed number of row blocks in parallel: each block keeps, per
+    /// column, its least φ (largest logit) and the sum of exponentials shifted by it, updated tile
+    /// by tile of rows (rescaled when the least falls); the blocks are then merged in order, so
+    /// the result does not depend on the thread count or the scheduling.
     fn half_column_lse(&self, x: &[f32], columns: &Columns) -> Vec<f32> {
-        let dim = columns.dim;
-        let m = columns.m;
+        let (dim, m) = (columns.dim, columns.m);
         let t = self.temperatures.len();
-        let merge_min = |mut a: Vec<f32>, b: Vec<f32>| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a = a.min(*b));
-            a
-        };
-        let least = x
-            .par_chunks(ROWS_PER_TASK * dim)
-            .enumerate()
-            .fold(
-                || (vec![f32::INFINITY; m], vec![0.0f32; m]),
-                |(mut least, mut phi), (task, rows)| {
-                    lanes::widest(|| {
-                        for (r, xi) in rows.chunks_exact(dim).enumerate() {
-                            let i = task * ROWS_PER_TASK + r;
-                            columns.profile_row(xi, i, self.profile, self.penalty, &mut phi);
-                            for (l, &p) in least.iter_mut().zip(phi.iter()) {
-                                *l = if p < *l { p } else { *l };
-                            }
-                        }
-                    });
-                    (least, phi)
-                },
-            )
-            .map(|(least, _)| least)
-            .reduce(|| vec![f32::INFINITY; m], merge_min);
-        // Partial sums over a fixed number of row blocks, added in block order: the result
-        // does not depend on how rayon schedules the blocks (bit-reproducible runs).
         let block_rows = (x.len() / dim).div_ceil(COLUMN_BLOCKS).max(1);
-        let partials: Vec<Vec<f32>> = x
+        let partials: Vec<(Vec<f32>, Vec<f32>)> = x
             .par_chunks(block_rows * dim)
             .enumerate()
             .map(|(block, rows)| {
+                let mut least = vec![f32::INFINITY; m];
                 let mut sums = vec![0.0f32; t * m];
-                let mut phi = vec![0.0f32; m];
-                lanes::widest(|| {
-                    for (r, xi) in rows.chunks_exact(dim).enumerate() {
-                        let i = block * block_rows + r;
-                        columns.profile_row(xi, i, self.profile, self.penalty, &mut phi);
-                        for (ti, &tau) in self.temperatures.iter().enumerate() {
-                            let inv = 1.0 / tau;
-                            for ((s, &p), &l) in sums[ti * m..(ti + 1) * m]
-                                .iter_mut()
-                                .zip(phi.iter())
-                                .zip(&least)
-                            {
-                                *s += exp((l - p) * inv);
-                            }
-                        }
-                    }
-                });
-                sums
+                let (mut tile, mut fresh) = (vec![0.0f32; TILE_ROWS * m], vec![0.0f32; m]);
+                column_block(
+                    self,
+                    columns,
+                    (rows, block * block_rows),
+                    (&mut least, &mut sums),
+                    (&mut tile, &mut fresh),
+                );
+                (least, sums)
             })
             .collect();
+        let mut least = vec![f32::INFINITY; m];
+        for (block_least, _) in &partials {
+            for (l, &b) in least.iter_mut().zip(block_least) {
+                *l = l.min(b);
+            }
+        }
         let mut sums = vec![0.0f32; t * m];
-        for partial in &partials {
-            sums.iter_mut().zip(partial).for_each(|(a, b)| *a += b);
+        for (block_least, block_sums) in &partials {
+            for (ti, &tau) in self.temperatures.iter().enumerate() {
+                let inv = 1.0 / tau;
+                let range = ti * m..(ti + 1) * m;
+                for ((s, &b), (&l, &bl)) in sums[range.clone()]
+                    .iter_mut()
+                    .zip(&block_sums[range])
+                    .zip(least.iter().zip(block_least))
+                {
+                    if bl.is_finite() {
+                        *s += b * exp((l - bl) * inv);
+                    }
+                }
+            }
         }
         let mut half = vec![0.0f32; t * m];
         for (ti, &tau) in self.temperatures.iter().enumerate() {

@@ -4,33 +4,6 @@
 
 const LANES: usize = 16;
 
-/// Runs `work` compiled for the widest vector unit the CPU has (AVX-512, else AVX2 + FMA, else
-/// the baseline): the closure is inlined into a function with those target features, so its
-/// loops over a row vectorize at that width. The CPU is queried once and cached by `std`.
-#[inline(always)]
-pub(crate) fn widest<R>(work: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-        unsafe fn avx512<R>(work: impl FnOnce() -> R) -> R {
-            work()
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2<R>(work: impl FnOnce() -> R) -> R {
-            work()
-        }
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
-            // SAFETY: the CPU supports every feature the function is compiled for.
-            return unsafe { avx512(work) };
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            return unsafe { avx2(work) };
-        }
-    }
-    work()
-}
-
 /// Combines the lanes of `acc` with `op` and then folds in the `tail`.
 #[inline(always)]
 fn finish(acc: [f32; LANES], op: impl Fn(f32, f32) -> f32, tail: f32) -> f32 {

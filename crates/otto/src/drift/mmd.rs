@@ -9,6 +9,7 @@
 //! Gaussian kernel k = exp(−‖x − y‖²/(2h²)): ∇ₓk = k (y − x)/h²; Laplace kernel
 //! k = exp(−‖x − y‖/τ): ∇ₓk = k (y − x)/(τ‖x − y‖) (0 at x = y).
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::affinity::{exp, Block, Columns, Profile};
@@ -27,8 +28,6 @@ pub(super) fn field(
         MmdKernel::Gaussian => (Profile::HalfSquared, temperature * temperature),
         MmdKernel::Laplace => (Profile::Distance { scale: 1.0 }, temperature),
     };
-    let sides = columns.sides().clone();
-    let counts = sides.clone().map(|r| r.len() as f32);
     let m = columns.len();
     let mut velocity = vec![0.0f32; x.len()];
     let mut top = vec![0.0f32; x.len() / dim];
@@ -39,29 +38,13 @@ pub(super) fn field(
         .for_each_init(
             || (vec![0.0f32; m], vec![0.0f32; m]),
             |(phi, coefficient), (i, (vi, top))| {
-                lanes::widest(|| {
-                    let xi = &x[i * dim..(i + 1) * dim];
-                    columns.profile_row(xi, i, profile, f32::INFINITY, phi);
-                    // The attraction vanishes when every kernel value toward the positives does.
-                    *top = -lanes::min(&phi[sides[0].clone()]) / tau;
-                    for (c, &p) in coefficient.iter_mut().zip(phi.iter()) {
-                        let k = exp(-p / tau);
-                        *c = match kernel {
-                            MmdKernel::Gaussian => k / tau,
-                            MmdKernel::Laplace if p > 0.0 => k / (tau * p),
-                            MmdKernel::Laplace => 0.0,
-                        };
-                    }
-                    for (s, range) in sides.iter().enumerate() {
-                        let c = &coefficient[range.clone()];
-                        let mass = lanes::sum(c);
-                        let sign = if s == 0 { 1.0 } else { -1.0 };
-                        for (k, vik) in vi.iter_mut().enumerate() {
-                            let moment = lanes::dot(c, &columns.coordinate(k)[range.clone()]);
-                            *vik += sign * (moment - mass * xi[k]) / counts[s];
-                        }
-                    }
-                })
+                *top = mmd_row(
+                    &columns,
+                    (&x[i * dim..(i + 1) * dim], i),
+                    (kernel, profile, tau),
+                    vi,
+                    (phi, coefficient),
+                );
             },
         );
     let power = match kernel {
@@ -78,4 +61,39 @@ pub(super) fn field(
         dead_rows,
         suggested_temperature,
     }
+}
+
+/// V at row `i` of x (point `xi`) into `vi`; returns the largest exponent toward the positives
+/// (the attraction vanishes when every kernel value toward them does). `phi` and `coefficient`
+/// are scratch rows of the columns' length.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn mmd_row(
+    columns: &Columns,
+    (xi, i): (&[f32], usize),
+    (kernel, profile, tau): (MmdKernel, Profile, f32),
+    vi: &mut [f32],
+    (phi, coefficient): (&mut [f32], &mut [f32]),
+) -> f32 {
+    columns.profile_row(xi, i, profile, f32::INFINITY, phi);
+    let sides = columns.sides();
+    let top = -lanes::min(&phi[sides[0].clone()]) / tau;
+    for (c, &p) in coefficient.iter_mut().zip(phi.iter()) {
+        let k = exp(-p / tau);
+        *c = match kernel {
+            MmdKernel::Gaussian => k / tau,
+            MmdKernel::Laplace if p > 0.0 => k / (tau * p),
+            MmdKernel::Laplace => 0.0,
+        };
+    }
+    for (s, range) in sides.iter().enumerate() {
+        let c = &coefficient[range.clone()];
+        let mass = lanes::sum(c);
+        let sign = if s == 0 { 1.0 } else { -1.0 };
+        let count = range.len() as f32;
+        for (k, vik) in vi.iter_mut().enumerate() {
+            let moment = lanes::dot(c, &columns.coordinate(k)[range.clone()]);
+            *vik += sign * (moment - mass * xi[k]) / count;
+        }
+    }
+    top
 }
