@@ -336,6 +336,82 @@ impl Mlp {
         Ok((total / (n * od) as f64) as f32)
     }
 
+    /// The forward half of a training step whose target depends on the network's own output
+    /// (drifting: the target is x + V(x) with x = f(ε)): writes f(t_i, x_i) into row i of `out`
+    /// (n × output_dim) and keeps every activation in `ws`, so that
+    /// [`Mlp::loss_and_grad_cached`] can then finish the step without a second forward pass.
+    /// Together they compute exactly what [`Mlp::loss_and_grad`] does.
+    pub fn forward_cached(
+        &self,
+        t: &[f32],
+        x: &[f32],
+        out: &mut [f32],
+        ws: &mut Workspace,
+    ) -> Result<(), NetworkError> {
+        let n = t.len();
+        let od = self.config.output_dim;
+        self.check_batch(n, x, ws)?;
+        check_len("out (n × output_dim)", n * od, out.len())?;
+        let d = self.config.input_dim;
+        self.run_blocks(ws, n, out, od, |rows, buffers, out| {
+            let mut output = std::mem::take(&mut buffers.output);
+            backprop::forward_block(
+                self,
+                &t[rows.clone()],
+                &x[rows.start * d..rows.end * d],
+                buffers,
+                true,
+                &mut output[..rows.len() * od],
+            );
+            out.copy_from_slice(&output[..rows.len() * od]);
+            buffers.output = output;
+        });
+        ws.cached_rows = Some(n);
+        Ok(())
+    }
+
+    /// The backward half after [`Mlp::forward_cached`] on the same `ws` and batch: the weighted
+    /// mean squared error of the cached outputs against `target` (as [`Mlp::loss_and_grad`]) with
+    /// its gradient written into `grads`. Fails when no forward pass of `target`'s batch size is
+    /// cached (each cached pass serves one backward pass).
+    pub fn loss_and_grad_cached(
+        &self,
+        target: &[f32],
+        weight: Option<&[f32]>,
+        grads: &mut [f32],
+        ws: &mut Workspace,
+    ) -> Result<f32, NetworkError> {
+        let od = self.config.output_dim;
+        let n = target.len() / od.max(1);
+        if ws.cached_rows.take() != Some(n) {
+            return Err(NetworkError::NoCachedForward { rows: n });
+        }
+        if n == 0 {
+            return Err(NetworkError::EmptyBatch);
+        }
+        check_len("target (n × output_dim)", n * od, target.len())?;
+        if let Some(w) = weight {
+            check_len("weight (n)", n, w.len())?;
+        }
+        check_len("grads (num_params)", self.params.len(), grads.len())?;
+        let gradient_scale = 2.0 / (n * od) as f32;
+        let active = self.run_blocks(ws, n, &mut [], 0, |rows, buffers, _| {
+            let weight = weight.map(|w| &w[rows.clone()]);
+            buffers.loss = backprop::squared_error(
+                &target[rows.start * od..rows.end * od],
+                weight,
+                od,
+                gradient_scale,
+                &mut buffers.output[..rows.len() * od],
+            );
+            backprop::backward_block(self, rows.len(), buffers);
+        });
+        let blocks = &ws.blocks[..active];
+        sum_gradients(blocks, grads);
+        let total: f64 = blocks.iter().map(|b| b.loss).sum();
+        Ok((total / (n * od) as f64) as f32)
+    }
+
     /// Writes the input Jacobian–vector product `J_x f(t_i, x_i) · v_i` into row i of `out`
     /// (n × output_dim) for tangents `v` (n × d); t is held fixed. Summing it over unit vectors
     /// gives the divergence a likelihood needs.
@@ -426,6 +502,8 @@ impl Mlp {
     where
         F: Fn(Range<usize>, &mut BlockBuffers, &mut [f32]) + Sync,
     {
+        // Any pass overwrites the activations a cached forward pass kept.
+        ws.cached_rows = None;
         let block = ws.block_rows(n);
         let active = n.div_ceil(block);
         if active == 1 {
@@ -640,5 +718,39 @@ mod tests {
             opt.step(mlp.params_mut(), &grads).unwrap();
         }
         assert!(last < first / 20.0, "loss {first} → {last}");
+    }
+
+    #[test]
+    fn a_cached_forward_then_backward_is_loss_and_grad() {
+        // Truth: the two halves run the same passes as `loss_and_grad` (same blocks, same
+        // order), so the outputs, loss and gradients agree bit for bit; a backward pass with no
+        // cached forward (or after another pass) is refused.
+        let mlp = Mlp::new(MlpConfig::new(5, 2).width(16).depth(3), 3).unwrap();
+        let n = 300;
+        let t: Vec<f32> = (0..n).map(|i| (i % 7) as f32 * 0.1).collect();
+        let x: Vec<f32> = (0..n * 5)
+            .map(|i| ((i * 31) % 17) as f32 * 0.1 - 0.8)
+            .collect();
+        let mut ws = Workspace::new(&mlp, n);
+        let mut out = vec![0.0f32; n * 2];
+        mlp.forward_cached(&t, &x, &mut out, &mut ws).unwrap();
+        let target: Vec<f32> = out.iter().map(|v| v + 0.25).collect();
+        let weight: Vec<f32> = (0..n).map(|i| 1.0 + (i % 3) as f32).collect();
+        let mut cached = vec![0.0f32; mlp.num_params()];
+        let loss = mlp
+            .loss_and_grad_cached(&target, Some(&weight), &mut cached, &mut ws)
+            .unwrap();
+        let mut direct = vec![0.0f32; mlp.num_params()];
+        let expected = mlp
+            .loss_and_grad(&t, &x, &target, Some(&weight), &mut direct, &mut ws)
+            .unwrap();
+        assert_eq!(loss.to_bits(), expected.to_bits());
+        assert_eq!(cached, direct);
+        let mut plain = vec![0.0f32; n * 2];
+        mlp.forward(&t, &x, &mut plain, &mut ws).unwrap();
+        assert_eq!(plain, out);
+        assert!(mlp
+            .loss_and_grad_cached(&target, None, &mut cached, &mut ws)
+            .is_err());
     }
 }

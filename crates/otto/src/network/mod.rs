@@ -94,6 +94,12 @@ pub enum NetworkError {
     /// A loss needs at least one sample.
     #[error("the batch is empty (n = 0); the mean squared error needs at least one sample")]
     EmptyBatch,
+    /// A cached backward pass without the forward pass it needs.
+    #[error("no forward pass of {rows} rows is cached in this workspace; call Mlp::forward_cached on the same batch first")]
+    NoCachedForward {
+        /// Rows of the backward pass.
+        rows: usize,
+    },
     /// The batch does not fit the workspace.
     #[error("batch of {batch} rows exceeds the workspace capacity of {capacity}; build a larger Workspace")]
     BatchTooLarge {

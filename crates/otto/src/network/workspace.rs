@@ -13,6 +13,9 @@ pub struct Workspace {
     pub(crate) blocks: Vec<BlockBuffers>,
     capacity: usize,
     shape: Shape,
+    /// The batch size of a forward pass whose activations are kept for one backward pass
+    /// ([`Mlp::forward_cached`](super::Mlp::forward_cached)).
+    pub(crate) cached_rows: Option<usize>,
 }
 
 /// What a workspace's buffer sizes depend on.
@@ -95,6 +98,7 @@ impl Workspace {
             blocks: (0..threads).map(|_| block()).collect(),
             capacity,
             shape,
+            cached_rows: None,
         }
     }
 

@@ -266,7 +266,7 @@ impl Drifting {
             let noise = to_f32(&source.draw(n, rng.next_u64()));
             let time = vec![0.0f32; n];
             let mut x = vec![0.0f32; n * d];
-            mlp.forward(&time, &noise, &mut x, ws)?;
+            mlp.forward_cached(&time, &noise, &mut x, ws)?;
             let positives = to_f32(&target.draw(self.data_batch, rng.next_u64()));
             let drift = self
                 .field
@@ -296,7 +296,7 @@ impl Drifting {
         let input = conditional_input(&noise, noise_dim, k, |row| row / per_class);
         let time: Vec<f32> = (0..n).map(|row| alphas[row / per_class] as f32).collect();
         let mut x = vec![0.0f32; n * d];
-        mlp.forward(&time, &input, &mut x, ws)?;
+        mlp.forward_cached(&time, &input, &mut x, ws)?;
         let mut target = x.clone();
         let mut weight = vec![1.0f32; n];
         let mut stats = DriftStats::default();

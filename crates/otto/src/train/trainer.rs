@@ -601,14 +601,24 @@ pub fn train(
                 DriftStats::default(),
             ),
         };
-        let loss = state.mlp.loss_and_grad(
-            &regression.time,
-            &regression.input,
-            &regression.target,
-            regression.weight.as_deref(),
-            &mut grads,
-            &mut ws,
-        )?;
+        let loss = if recipe.drift.is_some() {
+            // The drifting step ran the forward pass already (its target needs the output).
+            state.mlp.loss_and_grad_cached(
+                &regression.target,
+                regression.weight.as_deref(),
+                &mut grads,
+                &mut ws,
+            )?
+        } else {
+            state.mlp.loss_and_grad(
+                &regression.time,
+                &regression.input,
+                &regression.target,
+                regression.weight.as_deref(),
+                &mut grads,
+                &mut ws,
+            )?
+        };
         if !loss.is_finite() {
             return Err(TrainError::NonFiniteLoss {
                 step: state.step + 1,
