@@ -20,6 +20,9 @@ pub enum BenchCommand {
     /// the time to sample 10 000 points with 100 Euler steps — the workloads of
     /// bench/peers/torchcfm_bench.py.
     Train(BenchTrainArgs),
+    /// The drifting toy's training step (the authors' recipe) and the drift field alone at
+    /// N = M = 2048 and 16 384 with its peak memory.
+    Drift(crate::bench_drift::BenchDriftArgs),
     /// Exact and entropic OT between two seeded 2-D standard Gaussian clouds (the second shifted
     /// by (1, 1)), uniform weights, squared-Euclidean cost.
     Ot(BenchOtArgs),
@@ -61,6 +64,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Ot(args) => ot(args),
         BenchCommand::Train(args) => train_steps(args),
+        BenchCommand::Drift(args) => crate::bench_drift::run(args),
     }
 }
 

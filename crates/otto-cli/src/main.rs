@@ -5,6 +5,7 @@
 //! on stderr and a non-zero exit code.
 
 mod bench;
+mod bench_drift;
 mod compare;
 mod data;
 mod demo;
