@@ -7,9 +7,10 @@ use anyhow::{bail, Result};
 use clap::Args;
 use otto::field::VectorField;
 use otto::sampler::{Method, OdeSolver, Record};
-use otto::train::{RunDir, TrainedRun};
+use otto::train::{snapshot_name, RunDir, TrainedGenerator, TrainedRun};
 use otto_ot::Matrix;
 
+use crate::npy;
 use crate::plot;
 
 #[derive(Args)]
@@ -34,6 +35,9 @@ pub struct PlotArgs {
 /// Writes `plots/samples.png`, `plots/trajectories.png`, `plots/field.png` and `plots/loss.png`
 /// into the run directory and returns their paths.
 pub fn plot_run(run: &RunDir, args: &PlotArgs) -> Result<Vec<PathBuf>> {
+    if crate::sample::is_drifting(run)? {
+        return plot_generator(run, args);
+    }
     let trained = TrainedRun::load(run, args.ema)?;
     if trained.field.dim() != 2 {
         bail!(
@@ -119,19 +123,101 @@ pub fn plot_run(run: &RunDir, args: &PlotArgs) -> Result<Vec<PathBuf>> {
     })?;
     written.push(path);
 
+    written.extend(plot_log(run, &dir)?);
+    Ok(written)
+}
+
+/// `plots/loss.png` from the run's log: the loss and, for drifting, the drift magnitude of
+/// each temperature (the quantity that falls when the loss is normalized).
+fn plot_log(run: &RunDir, dir: &std::path::Path) -> Result<Vec<PathBuf>> {
     let log = run.read_to_string("log.jsonl")?;
-    let curve: Vec<(f64, f64)> = log
+    let lines: Vec<serde_json::Value> = log
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let curve: Vec<(f64, f64)> = lines
+        .iter()
         .filter_map(|v| Some((v["step"].as_f64()?, v["loss"].as_f64()?)))
         .collect();
-    if !curve.is_empty() {
-        let path = dir.join("loss.png");
-        plot::save_png(&path, (900, 500), |root| {
-            plot::loss_panel(root, "training loss", &curve)
-        })?;
-        written.push(path);
+    if curve.is_empty() {
+        return Ok(Vec::new());
     }
+    let temperatures = lines
+        .first()
+        .and_then(|v| v["drift"].as_array())
+        .map_or(0, Vec::len);
+    let drift: Vec<Vec<(f64, f64)>> = (0..temperatures)
+        .map(|k| {
+            lines
+                .iter()
+                .filter_map(|v| Some((v["step"].as_f64()?, v["drift"][k].as_f64()?)))
+                .collect()
+        })
+        .collect();
+    let path = dir.join("loss.png");
+    let panels = 1 + usize::from(temperatures > 0);
+    plot::save_png(&path, (900 * panels as u32, 500), |root| {
+        let areas = root.split_evenly((1, panels));
+        plot::loss_panel(&areas[0], "training loss", &curve)?;
+        if temperatures > 0 {
+            let series: Vec<(String, Vec<(f64, f64)>)> = drift
+                .into_iter()
+                .enumerate()
+                .map(|(k, c)| (format!("temperature {}", k + 1), c))
+                .collect();
+            plot::loglog_panel(
+                &areas[1],
+                "drift magnitude per temperature",
+                "step",
+                "mean V²",
+                &series,
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(vec![path])
+}
+
+/// A drifting run's plots: `plots/snapshots.png` (the generator's samples at step 1 and at every
+/// checkpoint over held-out data, as the authors' notebook shows them) and `plots/loss.png`.
+fn plot_generator(run: &RunDir, args: &PlotArgs) -> Result<Vec<PathBuf>> {
+    let generator = TrainedGenerator::load(run, args.ema)?;
+    if generator.mlp.config().output_dim != 2 {
+        bail!(
+            "plots are drawn for 2-D data; this run's data has dimension {}",
+            generator.mlp.config().output_dim
+        );
+    }
+    let target = generator.recipe.target.held_out(args.n, args.seed ^ 0x5eed);
+    let mut snapshots: Vec<(usize, Matrix)> = Vec::new();
+    for step in 1..=generator.config.steps {
+        let name = snapshot_name(step);
+        if run.file(&name).exists() {
+            snapshots.push((step, npy::read_matrix(&run.file(&name))?));
+        }
+    }
+    if snapshots.is_empty() {
+        snapshots.push((generator.config.steps, generator.sample(args.n, args.seed)?));
+    }
+    let dir = run.file("plots");
+    let path = dir.join("snapshots.png");
+    let width = 400 * snapshots.len() as u32;
+    plot::save_png(&path, (width.max(800), 420), |root| {
+        let panels = root.split_evenly((1, snapshots.len()));
+        for (panel, (step, x)) in panels.iter().zip(&snapshots) {
+            plot::clouds_panel(
+                panel,
+                &format!("step {step}"),
+                &[
+                    ("data (held out)", &target, plot::MUTED),
+                    ("generated", x, plot::TARGET),
+                ],
+            )?;
+        }
+        Ok(())
+    })?;
+    let mut written = vec![path];
+    written.extend(plot_log(run, &dir)?);
     Ok(written)
 }
 

@@ -178,6 +178,23 @@ pub fn read_points_with(path: &Path, header: Header) -> Result<Matrix, FileError
     Ok(points)
 }
 
+/// The bytes of a `.npy` file holding `m` (float64, C order, shape rows × cols), loadable with
+/// `numpy.load`.
+pub fn npy_bytes(m: &Matrix) -> Vec<u8> {
+    use npyz::WriterBuilder;
+    let mut buf = Vec::new();
+    let mut w = npyz::WriteOptions::<f64>::new()
+        .default_dtype()
+        .shape(&[m.rows() as u64, m.cols() as u64])
+        .writer(&mut buf)
+        .begin_nd()
+        .expect("writing to memory");
+    w.extend(m.as_slice().iter().copied())
+        .expect("writing to memory");
+    w.finish().expect("writing to memory");
+    buf
+}
+
 /// The lower-cased extension of `path`, if any.
 pub(crate) fn extension(path: &Path) -> Option<String> {
     path.extension()

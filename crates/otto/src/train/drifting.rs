@@ -337,6 +337,55 @@ impl Drifting {
     }
 }
 
+impl Drifting {
+    /// `n` samples of the generator `mlp` with noise drawn from `source` with `seed`: one
+    /// network evaluation. A class-conditional generator draws `class`, or every class in equal
+    /// shares (rows in class order) when `None`, at guidance scale `alpha` ≥ 1; an unconditional
+    /// one accepts only `class = None`, `alpha = 1`. Returns the points and their classes.
+    pub fn generate(
+        &self,
+        mlp: &Mlp,
+        source: &Dataset,
+        (n, seed): (usize, u64),
+        class: Option<usize>,
+        alpha: f64,
+    ) -> Result<(Matrix, Vec<usize>), TrainError> {
+        let noise = to_f32(&source.draw_fresh(n, seed));
+        let (input, time, labels) = match self.class_count() {
+            None => {
+                if class.is_some() || alpha != 1.0 {
+                    return Err(TrainError::Config(
+                        "--class and --cfg need a class-conditional drifting run (trained with --conditional on labelled data)".into(),
+                    ));
+                }
+                (noise, vec![0.0f32; n], vec![0; n])
+            }
+            Some(k) => {
+                if let Some(c) = class.filter(|&c| c >= k) {
+                    return Err(TrainError::Config(format!(
+                        "class {c} is out of range; this run has classes 0..{k}"
+                    )));
+                }
+                if !(alpha >= 1.0 && alpha.is_finite()) {
+                    return Err(TrainError::Config(format!(
+                        "the guidance scale α must be ≥ 1 and finite, got {alpha}"
+                    )));
+                }
+                let labels: Vec<usize> =
+                    (0..n).map(|i| class.unwrap_or(i * k / n.max(1))).collect();
+                let input = conditional_input(&noise, source.dim(), k, |i| labels[i]);
+                (input, vec![alpha as f32; n], labels)
+            }
+        };
+        let d = mlp.config().output_dim;
+        let mut out = vec![0.0f32; n * d];
+        let mut ws = Workspace::new(mlp, n.max(1));
+        mlp.forward(&time, &input, &mut out, &mut ws)?;
+        let x = Matrix::new(n, d, out.iter().map(|&v| v as f64).collect()).expect("n × d outputs");
+        Ok((x, labels))
+    }
+}
+
 /// The rows [ε_i, onehot(class(i))] of a class-conditional generator's input.
 pub fn conditional_input(
     noise: &[f32],

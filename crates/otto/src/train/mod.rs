@@ -17,5 +17,5 @@ pub use lr::LrSchedule;
 pub use run::{write_atomic, RunDir, RunError};
 pub use trained::{TrainedGenerator, TrainedRun, UnknownDensity};
 pub use trainer::{
-    mlp_config, train, Observer, Recipe, Silent, StepReport, TrainError, TrainState,
+    mlp_config, snapshot_name, train, Observer, Recipe, Silent, StepReport, TrainError, TrainState,
 };

@@ -87,47 +87,11 @@ impl TrainedGenerator {
         class: Option<usize>,
         alpha: f64,
     ) -> Result<(Matrix, Vec<usize>), TrainError> {
-        let noise: Vec<f32> = self
-            .recipe
-            .source
-            .draw_fresh(n, seed)
-            .as_slice()
-            .iter()
-            .map(|&v| v as f32)
-            .collect();
-        let noise_dim = self.config.noise_dim;
-        let (input, time, labels) = match self.classes() {
-            None => {
-                if class.is_some() || alpha != 1.0 {
-                    return Err(TrainError::Config(
-                        "--class and --cfg need a class-conditional drifting run (trained with --conditional on labelled data)".into(),
-                    ));
-                }
-                (noise, vec![0.0f32; n], vec![0; n])
-            }
-            Some(k) => {
-                if let Some(c) = class.filter(|&c| c >= k) {
-                    return Err(TrainError::Config(format!(
-                        "class {c} is out of range; this run has classes 0..{k}"
-                    )));
-                }
-                if !(alpha >= 1.0 && alpha.is_finite()) {
-                    return Err(TrainError::Config(format!(
-                        "the guidance scale α must be ≥ 1 and finite, got {alpha}"
-                    )));
-                }
-                let labels: Vec<usize> =
-                    (0..n).map(|i| class.unwrap_or(i * k / n.max(1))).collect();
-                let input = super::drifting::conditional_input(&noise, noise_dim, k, |i| labels[i]);
-                (input, vec![alpha as f32; n], labels)
-            }
-        };
-        let d = self.mlp.config().output_dim;
-        let mut out = vec![0.0f32; n * d];
-        let mut ws = crate::network::Workspace::new(&self.mlp, n.max(1));
-        self.mlp.forward(&time, &input, &mut out, &mut ws)?;
-        let x = Matrix::new(n, d, out.iter().map(|&v| v as f64).collect()).expect("n × d outputs");
-        Ok((x, labels))
+        self.recipe
+            .drift
+            .as_ref()
+            .expect("a drifting recipe")
+            .generate(&self.mlp, &self.recipe.source, (n, seed), class, alpha)
     }
 }
 

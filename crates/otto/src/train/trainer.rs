@@ -667,12 +667,36 @@ pub fn train(
             drift_sum = DriftStats::default();
             clock = Instant::now();
         }
-        if state.step % config.checkpoint_every == 0 || state.step == config.steps {
+        let checkpoint = state.step % config.checkpoint_every == 0 || state.step == config.steps;
+        if let (Some(drifting), true) = (&recipe.drift, checkpoint || state.step == 1) {
+            // The generator's samples at step 1 and at every checkpoint (same noise each time):
+            // how the distribution drifts (`otto plot`).
+            let (x, _) = drifting.generate(
+                &state.mlp,
+                &recipe.source,
+                (SNAPSHOT_POINTS, 0x5a5a),
+                None,
+                1.0,
+            )?;
+            run.write(
+                &snapshot_name(state.step),
+                &crate::data::file::npy_bytes(&x),
+            )?;
+        }
+        if checkpoint {
             Checkpoint::save(run, &state)?;
             last_checkpoint = state.step;
         }
     }
     Ok(state)
+}
+
+/// Points in a drifting run's snapshot.
+const SNAPSHOT_POINTS: usize = 2000;
+
+/// The file of a drifting run's snapshot at `step`: `snapshot-000500.npy`.
+pub fn snapshot_name(step: usize) -> String {
+    format!("snapshot-{step:06}.npy")
 }
 
 /// One step's regression of a coupled method: a batch of pairs (drawn, or rows of the recipe's
