@@ -38,19 +38,7 @@ pub fn save_png(
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
 ) -> Result<()> {
-    register_font();
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}.png",
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
+    let tmp = temporary(path, "png")?;
     {
         let root = BitMapBackend::new(&tmp, size).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
@@ -59,6 +47,47 @@ pub fn save_png(
             .map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?;
     }
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Renders an animated `width × height` GIF at `path`, `frames` frames of `delay_ms` each, frame
+/// k drawn by `draw(k, area)` on a white background; through a temporary file and a rename.
+pub fn save_gif(
+    path: &Path,
+    size: (u32, u32),
+    delay_ms: u32,
+    frames: usize,
+    mut draw: impl FnMut(usize, &DrawingArea<BitMapBackend, Shift>) -> Result<()>,
+) -> Result<()> {
+    let tmp = temporary(path, "gif")?;
+    {
+        let root = BitMapBackend::gif(&tmp, size, delay_ms)
+            .map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?
+            .into_drawing_area();
+        for k in 0..frames {
+            root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+            draw(k, &root)?;
+            root.present()
+                .map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?;
+        }
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Registers the font and creates `path`'s folder; returns the temporary file next to `path`
+/// (`.STEM.tmpPID.EXT`) that a figure is drawn into before the rename.
+fn temporary(path: &Path, extension: &str) -> Result<std::path::PathBuf> {
+    register_font();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    Ok(dir.join(format!(
+        ".{}.tmp{}.{extension}",
+        stem.unwrap_or_default(),
+        std::process::id()
+    )))
 }
 
 /// Registers the bundled font as "sans-serif" (once per process); every backend needs it.
@@ -117,7 +146,15 @@ fn chart<'a, 'b>(
     title: &str,
     clouds: &[&Matrix],
 ) -> Result<Chart<'a, 'b>> {
-    let (xr, yr) = bounds(clouds);
+    chart_within(area, title, bounds(clouds))
+}
+
+/// A captioned 2-D chart over the given ranges.
+fn chart_within<'a, 'b>(
+    area: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    title: &str,
+    (xr, yr): (Range<f64>, Range<f64>),
+) -> Result<Chart<'a, 'b>> {
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
         .margin(10)
@@ -262,7 +299,17 @@ pub fn clouds_panel(
     clouds: &[(&str, &Matrix, RGBColor)],
 ) -> Result<()> {
     let refs: Vec<&Matrix> = clouds.iter().map(|c| c.1).collect();
-    let mut chart = chart(area, title, &refs)?;
+    clouds_panel_within(area, title, bounds(&refs), clouds)
+}
+
+/// [`clouds_panel`] over fixed ranges (the frames of an animation share their axes).
+pub fn clouds_panel_within(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    title: &str,
+    ranges: (Range<f64>, Range<f64>),
+    clouds: &[(&str, &Matrix, RGBColor)],
+) -> Result<()> {
+    let mut chart = chart_within(area, title, ranges)?;
     for (label, points, colour) in clouds {
         scatter(&mut chart, points, *colour, label)?;
     }
@@ -445,11 +492,69 @@ pub fn lines_panel(
         .axis_desc_style(("sans-serif", 16))
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
+    draw_curves(&mut chart, curves, |p| p.1.is_finite())?;
+    legend_at(&mut chart, SeriesLabelPosition::UpperRight, 15)
+}
+
+/// Curves with a logarithmic y axis (points with y ≤ 0 or non-finite are left out) and a linear
+/// x axis, legend at `legend`.
+pub fn semilogy_panel(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    title: &str,
+    (x_desc, y_desc): (&str, &str),
+    curves: &[Curve],
+    legend: SeriesLabelPosition,
+) -> Result<()> {
+    let shown = |p: &(f64, f64)| p.0.is_finite() && p.1.is_finite() && p.1 > 0.0;
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for &(x, y) in curves.iter().flat_map(|c| &c.points).filter(|p| shown(p)) {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if x0.partial_cmp(&x1) != Some(std::cmp::Ordering::Less) {
+        return Ok(());
+    }
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, (y0 / 1.5..y1 * 1.5).log_scale())
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&|v| format!("{}", (v * 1e6).round() / 1e6))
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .light_line_style(WHITE.mix(0.0))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    draw_curves(&mut chart, curves, shown)?;
+    legend_at(&mut chart, legend, 15)
+}
+
+/// Draws each curve's points that pass `shown` as a labelled line of width 2 in its colour.
+fn draw_curves<'a, X, Y>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
+    curves: &[Curve],
+    shown: impl Fn(&(f64, f64)) -> bool,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
     for c in curves {
         let colour = c.colour;
         chart
             .draw_series(LineSeries::new(
-                c.points.iter().copied().filter(|p| p.1.is_finite()),
+                c.points.iter().copied().filter(|p| shown(p)),
                 colour.stroke_width(2),
             ))
             .map_err(|e| anyhow!("{e}"))?
@@ -458,5 +563,5 @@ pub fn lines_panel(
                 PathElement::new(vec![(a, b), (a + 16, b)], colour.stroke_width(2))
             });
     }
-    legend_at(&mut chart, SeriesLabelPosition::UpperRight, 15)
+    Ok(())
 }

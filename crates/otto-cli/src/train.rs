@@ -263,17 +263,23 @@ impl Observer for Progress {
                 r.drift.dead_rows
             );
         }
-        msg += &format!("  {:.0} steps/s", r.steps_per_sec);
+        msg += &format!("  {:.0} steps/s  lr {:.2e}", r.steps_per_sec, r.lr);
+        self.update(r.step, r.total, &msg);
+    }
+}
+
+impl Progress {
+    /// Moves the bar to `step` (1-based) of `total` with `msg`; in plain mode prints
+    /// `step k/total  msg` every 5% and at the end.
+    pub fn update(&self, step: usize, total: usize, msg: &str) {
         if let Some(bar) = &self.bar {
-            bar.set_position(r.step as u64);
-            bar.set_message(msg);
-            if r.step == r.total {
+            bar.set_position(step as u64);
+            bar.set_message(msg.to_string());
+            if step == total {
                 bar.finish();
             }
-        } else if self.plain
-            && (r.step * 20 / r.total != (r.step - 1) * 20 / r.total || r.step == r.total)
-        {
-            eprintln!("step {}/{}  {msg}  lr {:.2e}", r.step, r.total, r.lr);
+        } else if self.plain && (step * 20 / total != (step - 1) * 20 / total || step == total) {
+            eprintln!("step {step}/{total}  {msg}");
         }
     }
 }

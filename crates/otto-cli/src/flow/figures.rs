@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use otto_ot::flow::{GridDensity, Snapshot};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -99,34 +99,17 @@ pub fn snapshots(path: &Path, title: &str, traj: &Trajectory) -> Result<()> {
 /// An animated GIF of a 2-D run, one frame per saved density, 400 ms per frame, on one colour
 /// scale. Written atomically.
 pub fn gif(path: &Path, title: &str, snaps: &[Snapshot]) -> Result<()> {
-    plot::register_font();
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(
-        ".{}.tmp{}.gif",
-        stem.unwrap_or_default(),
-        std::process::id()
-    ));
     let all: Vec<&Snapshot> = snaps.iter().collect();
     let vmax = max_value(&all);
-    {
-        let root = BitMapBackend::gif(&tmp, (420, 440), 400)
-            .map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?
-            .into_drawing_area();
-        for snap in snaps {
-            root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-            heat_map(
-                &root,
-                &format!("{title}, t = {:.3}", snap.time),
-                &snap.density,
-                vmax,
-            )?;
-            root.present()
-                .map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?;
-        }
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    plot::save_gif(path, (420, 440), 400, snaps.len(), |k, root| {
+        let snap = &snaps[k];
+        heat_map(
+            root,
+            &format!("{title}, t = {:.3}", snap.time),
+            &snap.density,
+            vmax,
+        )
+    })
 }
 
 /// Free energy versus time for each trajectory.

@@ -1,5 +1,7 @@
 //! `otto drift field`: a drift field (Deng et al. 2026 and its gradient-flow readings) evaluated
-//! on given points, written as .npy.
+//! on given points, written as .npy; `otto drift flow`: its particle flow ([`flow`]).
+
+mod flow;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,6 +18,9 @@ use crate::report::Report;
 pub enum DriftCommand {
     /// Evaluate a drift field V(x; y⁺, y⁻) at the rows of --x.
     Field(FieldArgs),
+    /// Move particles by x ← x + ηV(x; y⁺, x) toward a target, without a network (the
+    /// gradient-flow view), recording W2, MMD², Sinkhorn divergence, KL and ‖V‖².
+    Flow(Box<flow::FlowArgs>),
 }
 
 /// The field's options, shared by the subcommands.
@@ -129,5 +134,6 @@ fn field(args: FieldArgs) -> Result<()> {
 pub fn run(cmd: DriftCommand) -> Result<()> {
     match cmd {
         DriftCommand::Field(args) => field(args),
+        DriftCommand::Flow(args) => flow::run(*args),
     }
 }
