@@ -154,15 +154,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
             from: args.out.join(Method::ICfm.name()).display().to_string(),
             ..TrainConfig::default()
         };
-        let dir = args.out.join(method.name());
-        let run = RunDir::create(&dir)?;
-        if !args.quiet {
-            eprintln!("training {} → {}", method.name(), dir.display());
-        }
-        let mut progress = Progress::new(config.steps, args.quiet);
-        let start = Instant::now();
-        pool.install(|| train::train(&config, &run, false, &mut progress))?;
-        let train_time = start.elapsed().as_secs_f64();
+        let (run, train_time) = train_run(&args, &pool, &config)?;
         let trained = TrainedRun::load(&run, false)?;
         let test = held_out
             .get_or_insert_with(|| trained.recipe.target.held_out(args.n, TEST_SEED))
@@ -265,6 +257,24 @@ pub fn run(args: CompareArgs) -> Result<()> {
     Ok(())
 }
 
+/// Trains `config` into the comparison's directory of its method, with progress; returns the run
+/// and the training wall time.
+fn train_run(
+    args: &CompareArgs,
+    pool: &rayon::ThreadPool,
+    config: &TrainConfig,
+) -> Result<(RunDir, f64)> {
+    let dir = args.out.join(config.method.name());
+    let run = RunDir::create(&dir)?;
+    if !args.quiet {
+        eprintln!("training {} → {}", config.method.name(), dir.display());
+    }
+    let mut progress = Progress::new(config.steps, args.quiet);
+    let start = Instant::now();
+    pool.install(|| train::train(config, &run, false, &mut progress))?;
+    Ok((run, start.elapsed().as_secs_f64()))
+}
+
 /// Trains and evaluates the drifting run of a comparison: the authors' toy recipe for
 /// `drift_steps` steps, samples in one network evaluation. Returns its table row.
 fn compare_generator(
@@ -292,15 +302,7 @@ fn compare_generator(
         checkpoint_every: args.drift_steps.div_ceil(4).max(1),
         ..TrainConfig::defaults_for(method)
     };
-    let dir = args.out.join(method.name());
-    let run = RunDir::create(&dir)?;
-    if !args.quiet {
-        eprintln!("training {} → {}", method.name(), dir.display());
-    }
-    let mut progress = Progress::new(config.steps, args.quiet);
-    let start = Instant::now();
-    pool.install(|| train::train(&config, &run, false, &mut progress))?;
-    let train_time = start.elapsed().as_secs_f64();
+    let (run, train_time) = train_run(args, pool, &config)?;
     let generator = TrainedGenerator::load(&run, false)?;
     let (report, generated) = pool.install(|| evaluate_generator(&generator, &test, args.n, 1))?;
     let start = Instant::now();

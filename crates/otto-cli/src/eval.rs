@@ -56,6 +56,24 @@ pub struct EvalArgs {
     json: bool,
 }
 
+/// Exact W2 between generated and held-out points (uniform weights), after checking that their
+/// dimensions agree.
+fn w2_to_held_out(generated: &Matrix, held_out: &Matrix) -> Result<f64> {
+    if generated.cols() != held_out.cols() {
+        bail!(
+            "the run generates {}-dimensional points but the test data has dimension {}",
+            generated.cols(),
+            held_out.cols()
+        );
+    }
+    Ok(w2_exact(
+        generated,
+        &uniform(generated.rows()),
+        held_out,
+        &uniform(held_out.rows()),
+    )?)
+}
+
 /// The metrics of a trained run against `held_out` points, from `n` samples of the probability-flow
 /// ODE (Euler, `steps` steps) started at source points drawn with `seed`. Returns the metrics as a
 /// report and the generated points.
@@ -74,14 +92,7 @@ pub fn evaluate(
         .record(Record::EveryStep)
         .solve(&trained.field, &x0, t0, t1)?;
     let generated = solution.x;
-    if generated.cols() != held_out.cols() {
-        bail!(
-            "the run generates {}-dimensional points but the test data has dimension {}",
-            generated.cols(),
-            held_out.cols()
-        );
-    }
-    let w2 = w2_exact(&generated, &uniform(n), held_out, &uniform(held_out.rows()))?;
+    let w2 = w2_to_held_out(&generated, held_out)?;
     // The law at t_start: held-out source points, or a diffusion run's prior N(0, σ² I).
     let source_test = match trained.recipe.schedule {
         Some(_) => trained.prior(n, test_seed ^ 1),
@@ -149,14 +160,7 @@ pub fn evaluate_generator(
     seed: u64,
 ) -> Result<(Report, Matrix)> {
     let generated = generator.sample(n, seed)?;
-    if generated.cols() != held_out.cols() {
-        bail!(
-            "the run generates {}-dimensional points but the test data has dimension {}",
-            generated.cols(),
-            held_out.cols()
-        );
-    }
-    let w2 = w2_exact(&generated, &uniform(n), held_out, &uniform(held_out.rows()))?;
+    let w2 = w2_to_held_out(&generated, held_out)?;
     let mut r = Report::default();
     r.set("n", n)
         .set("nfe", 1)

@@ -13,7 +13,7 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::affinity::{exp, Block, Columns, Profile};
-use super::{dead_rows, lanes, mean_square, Drift, MmdKernel};
+use super::{lanes, one_temperature, Drift, MmdKernel};
 
 /// The field at the rows of `x` against `blocks` (positives, then negatives).
 pub(super) fn field(
@@ -52,15 +52,7 @@ pub(super) fn field(
         MmdKernel::Laplace => 1,
     };
     let dead: Vec<bool> = top.iter().map(|&e| e < f32::EPSILON.ln()).collect();
-    let (dead_rows, suggested_temperature) = dead_rows(&dead, &top, temperature as f64, power);
-    Drift {
-        magnitudes: vec![mean_square(&velocity)],
-        velocity,
-        loss_weight: 1.0,
-        feature_scale: None,
-        dead_rows,
-        suggested_temperature,
-    }
+    one_temperature(velocity, &dead, &top, (temperature as f64, power))
 }
 
 /// V at row `i` of x (point `xi`) into `vi`; returns the largest exponent toward the positives

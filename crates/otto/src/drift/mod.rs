@@ -450,7 +450,18 @@ fn finish(velocity: Vec<f32>, sums: &Sums, temperature: f64) -> Drift {
     let dead: Vec<bool> = (0..sums.n)
         .map(|i| sums.mass[0][i] * sums.mass[1][i] < f32::EPSILON)
         .collect();
-    let (dead_rows, suggested_temperature) = dead_rows(&dead, &sums.top_exponent, temperature, 1);
+    one_temperature(velocity, &dead, &sums.top_exponent, (temperature, 1))
+}
+
+/// A one-temperature field: its loss (mean V²), its `dead` rows and the temperature that would
+/// revive them from their `exponents` (which scale as τ^(−power)).
+fn one_temperature(
+    velocity: Vec<f32>,
+    dead: &[bool],
+    exponents: &[f32],
+    (temperature, power): (f64, i32),
+) -> Drift {
+    let (dead_rows, suggested_temperature) = dead_rows(dead, exponents, temperature, power);
     Drift {
         magnitudes: vec![mean_square(&velocity)],
         velocity,

@@ -297,43 +297,13 @@ impl Mlp {
         ws: &mut Workspace,
     ) -> Result<f32, NetworkError> {
         let n = t.len();
-        let od = self.config.output_dim;
         self.check_batch(n, x, ws)?;
-        if n == 0 {
-            return Err(NetworkError::EmptyBatch);
-        }
-        check_len("target (n × output_dim)", n * od, target.len())?;
-        if let Some(w) = weight {
-            check_len("weight (n)", n, w.len())?;
-        }
-        check_len("grads (num_params)", self.params.len(), grads.len())?;
-        let d = self.config.input_dim;
-        let gradient_scale = 2.0 / (n * od) as f32;
+        self.check_regression(n, target, weight, grads)?;
         let active = self.run_blocks(ws, n, &mut [], 0, |rows, buffers, _| {
-            let mut output = std::mem::take(&mut buffers.output);
-            backprop::forward_block(
-                self,
-                &t[rows.clone()],
-                &x[rows.start * d..rows.end * d],
-                buffers,
-                true,
-                &mut output[..rows.len() * od],
-            );
-            let weight = weight.map(|w| &w[rows.clone()]);
-            buffers.loss = backprop::squared_error(
-                &target[rows.start * od..rows.end * od],
-                weight,
-                od,
-                gradient_scale,
-                &mut output[..rows.len() * od],
-            );
-            buffers.output = output;
-            backprop::backward_block(self, rows.len(), buffers);
+            self.forward_training_block(t, x, rows.clone(), buffers);
+            self.error_and_backward_block(target, weight, rows, buffers, n);
         });
-        let blocks = &ws.blocks[..active];
-        sum_gradients(blocks, grads);
-        let total: f64 = blocks.iter().map(|b| b.loss).sum();
-        Ok((total / (n * od) as f64) as f32)
+        Ok(self.finish_gradients(ws, active, grads, n))
     }
 
     /// The forward half of a training step whose target depends on the network's own output
@@ -352,19 +322,10 @@ impl Mlp {
         let od = self.config.output_dim;
         self.check_batch(n, x, ws)?;
         check_len("out (n × output_dim)", n * od, out.len())?;
-        let d = self.config.input_dim;
         self.run_blocks(ws, n, out, od, |rows, buffers, out| {
-            let mut output = std::mem::take(&mut buffers.output);
-            backprop::forward_block(
-                self,
-                &t[rows.clone()],
-                &x[rows.start * d..rows.end * d],
-                buffers,
-                true,
-                &mut output[..rows.len() * od],
-            );
-            out.copy_from_slice(&output[..rows.len() * od]);
-            buffers.output = output;
+            let count = rows.len();
+            self.forward_training_block(t, x, rows, buffers);
+            out.copy_from_slice(&buffers.output[..count * od]);
         });
         ws.cached_rows = Some(n);
         Ok(())
@@ -381,35 +342,89 @@ impl Mlp {
         grads: &mut [f32],
         ws: &mut Workspace,
     ) -> Result<f32, NetworkError> {
-        let od = self.config.output_dim;
-        let n = target.len() / od.max(1);
+        let n = target.len() / self.config.output_dim.max(1);
         if ws.cached_rows.take() != Some(n) {
             return Err(NetworkError::NoCachedForward { rows: n });
         }
+        self.check_regression(n, target, weight, grads)?;
+        let active = self.run_blocks(ws, n, &mut [], 0, |rows, buffers, _| {
+            self.error_and_backward_block(target, weight, rows, buffers, n);
+        });
+        Ok(self.finish_gradients(ws, active, grads, n))
+    }
+
+    /// Checks a regression's buffers for a batch of `n` rows.
+    fn check_regression(
+        &self,
+        n: usize,
+        target: &[f32],
+        weight: Option<&[f32]>,
+        grads: &[f32],
+    ) -> Result<(), NetworkError> {
         if n == 0 {
             return Err(NetworkError::EmptyBatch);
         }
-        check_len("target (n × output_dim)", n * od, target.len())?;
+        check_len(
+            "target (n × output_dim)",
+            n * self.config.output_dim,
+            target.len(),
+        )?;
         if let Some(w) = weight {
             check_len("weight (n)", n, w.len())?;
         }
-        check_len("grads (num_params)", self.params.len(), grads.len())?;
+        check_len("grads (num_params)", self.params.len(), grads.len())
+    }
+
+    /// The training forward pass of a block of rows: activations and slopes kept in `buffers`,
+    /// the output in `buffers.output`.
+    fn forward_training_block(
+        &self,
+        t: &[f32],
+        x: &[f32],
+        rows: Range<usize>,
+        buffers: &mut BlockBuffers,
+    ) {
+        let (d, od) = (self.config.input_dim, self.config.output_dim);
+        let mut output = std::mem::take(&mut buffers.output);
+        backprop::forward_block(
+            self,
+            &t[rows.clone()],
+            &x[rows.start * d..rows.end * d],
+            buffers,
+            true,
+            &mut output[..rows.len() * od],
+        );
+        buffers.output = output;
+    }
+
+    /// The squared error of a block's outputs against `target` (weighted, the batch of `n` rows
+    /// averaged) and the backward pass of its gradient through the kept activations.
+    fn error_and_backward_block(
+        &self,
+        target: &[f32],
+        weight: Option<&[f32]>,
+        rows: Range<usize>,
+        buffers: &mut BlockBuffers,
+        n: usize,
+    ) {
+        let od = self.config.output_dim;
         let gradient_scale = 2.0 / (n * od) as f32;
-        let active = self.run_blocks(ws, n, &mut [], 0, |rows, buffers, _| {
-            let weight = weight.map(|w| &w[rows.clone()]);
-            buffers.loss = backprop::squared_error(
-                &target[rows.start * od..rows.end * od],
-                weight,
-                od,
-                gradient_scale,
-                &mut buffers.output[..rows.len() * od],
-            );
-            backprop::backward_block(self, rows.len(), buffers);
-        });
+        buffers.loss = backprop::squared_error(
+            &target[rows.start * od..rows.end * od],
+            weight.map(|w| &w[rows.clone()]),
+            od,
+            gradient_scale,
+            &mut buffers.output[..rows.len() * od],
+        );
+        backprop::backward_block(self, rows.len(), buffers);
+    }
+
+    /// Sums the `active` blocks' gradients into `grads` and returns the mean loss of `n` rows.
+    fn finish_gradients(&self, ws: &Workspace, active: usize, grads: &mut [f32], n: usize) -> f32 {
         let blocks = &ws.blocks[..active];
         sum_gradients(blocks, grads);
         let total: f64 = blocks.iter().map(|b| b.loss).sum();
-        Ok((total / (n * od) as f64) as f32)
+        (total / (n * self.config.output_dim) as f64) as f32
     }
 
     /// Writes the input Jacobian–vector product `J_x f(t_i, x_i) · v_i` into row i of `out`
