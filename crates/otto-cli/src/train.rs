@@ -36,8 +36,8 @@ pub struct TrainArgs {
     #[arg(long)]
     method: Option<String>,
     /// drifting: the drift field — deng (the paper's Alg. 2, absolute τ), official (the
-    /// release: temperatures relative to the data's scale, an affinity floor that dominates at
-    /// large batches), sinkhorn-proxy, mmd, kde-score, sinkhorn-divergence [default: deng].
+    /// release: temperatures relative to the data's scale; its generator collapses on the
+    /// 2-D toys here, BENCHMARKS.md), sinkhorn-proxy, mmd, kde-score, sinkhorn-divergence [default: deng].
     #[arg(long, value_name = "VARIANT")]
     drift: Option<String>,
     /// drifting: the field's temperatures, comma-separated (several only for official)

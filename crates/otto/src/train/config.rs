@@ -188,8 +188,8 @@ pub struct TrainConfig {
     /// Checkpoint every this many steps.
     pub checkpoint_every: usize,
     /// Drifting: the drift field (deng, official, sinkhorn-proxy, mmd, kde-score,
-    /// sinkhorn-divergence); empty: deng, the paper's Alg. 2 and the authors' toy (official's
-    /// affinity floor 10⁻³ dominates the field at batches of thousands: BENCHMARKS.md).
+    /// sinkhorn-divergence); empty: deng, the paper's Alg. 2 and the authors' toy (official, as
+    /// released, collapses the generator on the 2-D toys: BENCHMARKS.md).
     pub drift: String,
     /// Drifting: the field's temperatures (empty: the variant's defaults, e.g. official's 0.02,
     /// 0.05, 0.2 and deng's τ = 0.05).
