@@ -39,7 +39,10 @@ pub(crate) fn exp(x: f32) -> f32 {
     // 1.5·2²³: adding and subtracting it rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
     let clamped = x.clamp(LN_MIN_POSITIVE, 88.376_26);
-    let n = (clamped * LOG2E + ROUND) - ROUND;
+    // k = ROUND + n exactly, so its low mantissa bits hold the integer n (no float → int
+    // conversion, which would not vectorize as well).
+    let k = clamped * LOG2E + ROUND;
+    let n = k - ROUND;
     let r = clamped - n * LN2_HI - n * LN2_LO;
     let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
         * r
@@ -50,7 +53,7 @@ pub(crate) fn exp(x: f32) -> f32 {
         * r
         + r
         + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let scale = f32::from_bits(k.to_bits().wrapping_sub(ROUND.to_bits() - 127) << 23);
     if x < LN_MIN_POSITIVE {
         0.0
     } else {
@@ -171,6 +174,8 @@ impl Columns {
     }
 
     /// φ(‖x − y_j‖) − o_j (+ the mask penalty on row `row`'s own column) for every column j.
+    /// Inlined into the vectorized kernels; one fused sweep for 1-, 2- and 3-D points.
+    #[inline(always)]
     pub(crate) fn profile_row(
         &self,
         x: &[f32],
@@ -180,12 +185,35 @@ impl Columns {
         out: &mut [f32],
     ) {
         let m = self.m;
-        out.fill(0.0);
-        for (k, &xk) in x.iter().enumerate() {
-            let yk = &self.coords[k * m..(k + 1) * m];
-            for (o, &y) in out.iter_mut().zip(yk) {
-                let diff = xk - y;
-                *o += diff * diff;
+        let coordinate = |k: usize| &self.coords[k * m..(k + 1) * m];
+        match *x {
+            [a] => {
+                for (o, &y0) in out.iter_mut().zip(coordinate(0)) {
+                    *o = (a - y0) * (a - y0);
+                }
+            }
+            [a, b] => {
+                for ((o, &y0), &y1) in out.iter_mut().zip(coordinate(0)).zip(coordinate(1)) {
+                    *o = (a - y0) * (a - y0) + (b - y1) * (b - y1);
+                }
+            }
+            [a, b, c] => {
+                for (((o, &y0), &y1), &y2) in out
+                    .iter_mut()
+                    .zip(coordinate(0))
+                    .zip(coordinate(1))
+                    .zip(coordinate(2))
+                {
+                    *o = (a - y0) * (a - y0) + (b - y1) * (b - y1) + (c - y2) * (c - y2);
+                }
+            }
+            _ => {
+                out.fill(0.0);
+                for (k, &xk) in x.iter().enumerate() {
+                    for (o, &y) in out.iter_mut().zip(coordinate(k)) {
+                        *o += (xk - y) * (xk - y);
+                    }
+                }
             }
         }
         match profile {
@@ -388,6 +416,7 @@ impl Affinity<'_> {
             Normalization::Row => vec![0.0f32; t * m],
             _ => self.half_column_lse(x, columns),
         };
+
         // Per row: for each temperature [m⁺, m⁻, top, s⁺ (dim), s⁻ (dim)].
         let stride_t = 3 + 2 * dim;
         let mut out = vec![0.0f32; n * t * stride_t];
@@ -464,19 +493,22 @@ impl Affinity<'_> {
         let partials: Vec<(Vec<f32>, Vec<f32>)> = x
             .par_chunks(block_rows * dim)
             .enumerate()
-            .map(|(block, rows)| {
-                let mut least = vec![f32::INFINITY; m];
-                let mut sums = vec![0.0f32; t * m];
-                let (mut tile, mut fresh) = (vec![0.0f32; TILE_ROWS * m], vec![0.0f32; m]);
-                column_block(
-                    self,
-                    columns,
-                    (rows, block * block_rows),
-                    (&mut least, &mut sums),
-                    (&mut tile, &mut fresh),
-                );
-                (least, sums)
-            })
+            .map_init(
+                // Scratch reused by the blocks a thread takes (fresh pages cost page faults).
+                || (vec![0.0f32; TILE_ROWS * m], vec![0.0f32; m]),
+                |(tile, fresh), (block, rows)| {
+                    let mut least = vec![f32::INFINITY; m];
+                    let mut sums = vec![0.0f32; t * m];
+                    column_block(
+                        self,
+                        columns,
+                        (rows, block * block_rows),
+                        (&mut least, &mut sums),
+                        (tile, fresh),
+                    );
+                    (least, sums)
+                },
+            )
             .collect();
         let mut least = vec![f32::INFINITY; m];
         for (block_least, _) in &partials {
