@@ -259,7 +259,7 @@ impl Observer for Progress {
         }
         if let Some(tau) = r.drift.suggested_temperature {
             msg += &format!(
-                "  ({} generated points lost their field to underflow; --temperatures {tau:.3} would keep them)",
+                "  ({} generated points per step lost their field to underflow; --temperatures {tau:.3} would keep them)",
                 r.drift.dead_rows
             );
         }

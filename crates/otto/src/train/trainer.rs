@@ -63,8 +63,8 @@ pub struct StepReport {
     pub steps_per_sec: f64,
     /// Drifting: the mean drift magnitude per temperature since the previous report (official:
     /// λ_R², the quantity that falls while its loss stays 1; otherwise mean ‖V‖²/d), and the
-    /// generated points whose field underflowed, summed over those steps; empty for the other
-    /// methods.
+    /// generated points per step whose field underflowed (the mean over those steps, rounded up);
+    /// empty for the other methods.
     pub drift: DriftStats,
 }
 
@@ -653,6 +653,7 @@ pub fn train(
                         .iter()
                         .map(|s| s / loss_count as f64)
                         .collect(),
+                    dead_rows: drift_sum.dead_rows.div_ceil(loss_count),
                     ..drift_sum.clone()
                 },
             };
