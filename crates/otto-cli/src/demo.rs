@@ -63,6 +63,27 @@ fn train_demo(config: &TrainConfig, args: &DemoArgs) -> Result<(RunDir, f64)> {
     Ok((run, start.elapsed().as_secs_f64()))
 }
 
+/// Writes the run's samples and metrics and draws its plots (`steps` Euler steps for a flow).
+fn save_and_plot(
+    run: &RunDir,
+    args: &DemoArgs,
+    (metrics, generated): (&Report, &otto_ot::Matrix),
+    steps: usize,
+) -> Result<Vec<PathBuf>> {
+    npy::write_matrix(&run.file("samples.npy"), generated)?;
+    run.write("metrics.json", &metrics.to_json_pretty())?;
+    plot_run(
+        run,
+        &PlotArgs {
+            run: args.out.clone(),
+            n: args.n_eval,
+            steps,
+            seed: 1,
+            ema: false,
+        },
+    )
+}
+
 /// Prints the demo's report with the run directory and its plots.
 fn print_report(mut r: Report, args: &DemoArgs, plots: &[PathBuf]) {
     r.set("run", args.out.display().to_string()).set(
@@ -109,18 +130,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let trained = TrainedRun::load(&run, false)?;
     let held_out = trained.recipe.target.held_out(args.n_eval, 987_654_321);
     let (metrics, generated) = evaluate(&trained, &held_out, args.n_eval, 100, 1, 987_654_321)?;
-    npy::write_matrix(&run.file("samples.npy"), &generated)?;
-    run.write("metrics.json", &metrics.to_json_pretty())?;
-    let plots = plot_run(
-        &run,
-        &PlotArgs {
-            run: args.out.clone(),
-            n: args.n_eval,
-            steps: 100,
-            seed: 1,
-            ema: false,
-        },
-    )?;
+    let plots = save_and_plot(&run, &args, (&metrics, &generated), 100)?;
     let mut r = Report::default();
     r.set("method", method.name())
         .set("task", "8gaussians -> moons")
@@ -157,18 +167,7 @@ fn drifting(args: &DemoArgs) -> Result<()> {
     let generator = TrainedGenerator::load(&run, false)?;
     let held_out = generator.recipe.target.held_out(args.n_eval, 987_654_321);
     let (metrics, generated) = evaluate_generator(&generator, &held_out, args.n_eval, 1)?;
-    npy::write_matrix(&run.file("samples.npy"), &generated)?;
-    run.write("metrics.json", &metrics.to_json_pretty())?;
-    let plots = plot_run(
-        &run,
-        &PlotArgs {
-            run: args.out.clone(),
-            n: args.n_eval,
-            steps: 1,
-            seed: 1,
-            ema: false,
-        },
-    )?;
+    let plots = save_and_plot(&run, args, (&metrics, &generated), 1)?;
     let mut r = Report::default();
     r.set("method", Method::Drifting.name())
         .set("task", "N(0, I_32) -> drifting-checkerboard")
