@@ -5,7 +5,8 @@
 //! The default recipe shows the method at its best in that minute: a near-deterministic
 //! interpolant (σ = 0.01), 20 000 steps, cosine learning-rate decay (W2 0.27 to held-out moons,
 //! NPE 0.013: straight paths). `--published` runs torchcfm's example instead (σ = 0.1, 8000
-//! steps, constant learning rate: W2 0.46).
+//! steps, constant learning rate: W2 0.46). `--method drifting` runs the drifting paper's toy
+//! instead (its notebook's recipe on its checkerboard, a one-step generator).
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -43,9 +43,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The main job: train OT-CFM from 8gaussians to moons, sample, evaluate, plot (about a minute).
+    /// The main job: train OT-CFM from 8gaussians to moons, sample, evaluate, plot (about a minute;
+    /// `--method drifting`: the drifting paper's toy).
     Demo(demo::DemoArgs),
-    /// Train a flow-matching or diffusion model into a run directory.
+    /// Train a flow-matching, diffusion, bridge or drifting model into a run directory.
     Train(Box<train::TrainArgs>),
     /// Draw points from a trained run with an ODE solver or a diffusion sampler (DDIM, DPM-Solver++, EDM, SDE).
     Sample(sample::SampleArgs),
