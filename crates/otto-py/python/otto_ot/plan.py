@@ -1,0 +1,18 @@
+"""Index pairs drawn from a transport plan."""
+
+import numpy as np
+
+from . import _core
+from ._arrays import as_array
+
+
+def sample_plan(pi, n, replace=True, seed=None):
+    """``n`` index pairs ``(i, j)`` drawn from the plan ``pi``: i.i.d. with probability
+    ``pi_ij / Σ pi`` when ``replace`` (torchcfm's ``sample_plan``), or, for a plan that is a
+    permutation up to scale (exact OT between uniform n-point clouds), the permutation itself
+    (every row and every column exactly once; ``n`` must be the number of rows). Returns two int64
+    arrays ``(i, j)``."""
+    pi = as_array(pi, "pi", 2)
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    return _core.sample_plan(pi, int(n), bool(replace), int(seed))

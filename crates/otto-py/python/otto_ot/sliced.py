@@ -1,0 +1,34 @@
+"""Sliced and exact W2 between point clouds."""
+
+import numpy as np
+
+from . import _core
+from ._arrays import as_array, as_weights
+
+
+def sliced_wasserstein_distance(X_s, X_t, a=None, b=None, n_projections=50, p=2, projections=None,
+                                seed=None, log=False):
+    """The sliced W2 distance ``(E_θ W2²(θ#α, θ#β))^{1/2}`` over ``n_projections`` random directions
+    (POT's signature; only ``p = 2`` and otto's own directions, drawn from ``seed``)."""
+    if p != 2:
+        raise _core.InputError(f"p = {p!r} is not supported: otto's sliced distance is W2 (p = 2)")
+    if projections is not None:
+        raise _core.InputError("projections is not supported: otto draws its directions from seed")
+    X_s = as_array(X_s, "X_s", 2)
+    X_t = as_array(X_t, "X_t", 2)
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    elif not isinstance(seed, (int, np.integer)):
+        raise _core.InputError("seed must be an int or None (otto does not take a RandomState)")
+    value = _core.sliced_w2(
+        X_s, X_t, as_weights(a, "a", X_s.shape[0]), as_weights(b, "b", X_t.shape[0]),
+        int(n_projections), int(seed),
+    )
+    return (value, {}) if log else value
+
+
+def w2(X_s, X_t, a=None, b=None):
+    """The exact W2 distance between weighted point clouds (weights normalized to unit mass)."""
+    X_s = as_array(X_s, "X_s", 2)
+    X_t = as_array(X_t, "X_t", 2)
+    return _core.w2(X_s, X_t, as_weights(a, "a", X_s.shape[0]), as_weights(b, "b", X_t.shape[0]))

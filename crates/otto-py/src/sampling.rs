@@ -1,0 +1,59 @@
+//! Index pairs drawn from a transport plan: with replacement (i.i.d. with probability `π_ij / Σπ`,
+//! torchcfm's semantics) or, for a plan that is a permutation up to scale, the permutation itself.
+
+use numpy::{IntoPyArray, PyArray1};
+use otto_ot::plan::{sample_pairs_dense, SparsePlan};
+use otto_ot::OtError;
+use pyo3::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::arrays::matrix;
+use crate::errors::input;
+use crate::runtime::run;
+
+type Indices<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>);
+
+/// `k` index pairs `(i, j)` drawn from the plan `pi`; `replace = false` needs a plan that is a
+/// permutation up to scale (then every row and column appears once, `k = n`).
+#[pyfunction]
+#[pyo3(signature = (pi, k, replace, seed))]
+pub fn sample_plan<'py>(
+    py: Python<'py>,
+    pi: Bound<'py, PyAny>,
+    k: usize,
+    replace: bool,
+    seed: u64,
+) -> PyResult<Indices<'py>> {
+    let plan = matrix(&pi, "pi")?;
+    let pairs = run(py, move |_| {
+        if replace {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            return sample_pairs_dense(&plan, k, &mut rng).map_err(input);
+        }
+        let (rows, cols) = plan.shape();
+        let entries = (0..rows)
+            .flat_map(|i| plan.row(i).iter().enumerate().map(move |(j, &v)| (i, j, v)))
+            .filter(|e| e.2 > 0.0)
+            .collect();
+        let sparse = SparsePlan {
+            rows,
+            cols,
+            entries,
+        };
+        match sparse.permutation() {
+            Some(sigma) if sigma.len() == k => Ok(sigma.into_iter().enumerate().collect()),
+            Some(_) => Err(input(OtError::InvalidOption {
+                name: "n",
+                value: k.to_string(),
+                reason: "drawing without replacement from a permutation plan gives exactly one pair per row",
+            })),
+            None => Err(input(OtError::Unsupported {
+                what: "replace=False",
+                reason: "the plan is not a permutation (one nonzero per row and per column); draw with replacement",
+            })),
+        }
+    })?;
+    let (i, j): (Vec<i64>, Vec<i64>) = pairs.into_iter().map(|(i, j)| (i as i64, j as i64)).unzip();
+    Ok((i.into_pyarray(py), j.into_pyarray(py)))
+}
