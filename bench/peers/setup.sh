@@ -18,5 +18,7 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     exit 0
 fi
 "$venv/bin/pip" install --disable-pip-version-check -q -r "$req"
+# torchcfm's OT sampler and utils need neither lightning nor pandas: install it and torchdyn bare.
+"$venv/bin/pip" install --disable-pip-version-check -q --no-deps torchcfm==1.0.7 torchdyn==1.0.6
 echo "$want" > "$stamp"
 echo "setup: installed $(grep -cEv '^\s*(#|$)' "$req") pinned packages into $venv" >&2

@@ -2,6 +2,8 @@
 //! torchcfm's semantics) or, for a plan that is a permutation up to scale, the permutation itself.
 
 use numpy::{IntoPyArray, PyArray1};
+use otto_ot::exact::NetworkSimplex;
+use otto_ot::marginal::uniform;
 use otto_ot::plan::{sample_pairs_dense, SparsePlan};
 use otto_ot::OtError;
 use pyo3::prelude::*;
@@ -36,24 +38,67 @@ pub fn sample_plan<'py>(
             .flat_map(|i| plan.row(i).iter().enumerate().map(move |(j, &v)| (i, j, v)))
             .filter(|e| e.2 > 0.0)
             .collect();
-        let sparse = SparsePlan {
-            rows,
-            cols,
-            entries,
-        };
-        match sparse.permutation() {
-            Some(sigma) if sigma.len() == k => Ok(sigma.into_iter().enumerate().collect()),
-            Some(_) => Err(input(OtError::InvalidOption {
-                name: "n",
-                value: k.to_string(),
-                reason: "drawing without replacement from a permutation plan gives exactly one pair per row",
-            })),
-            None => Err(input(OtError::Unsupported {
-                what: "replace=False",
-                reason: "the plan is not a permutation (one nonzero per row and per column); draw with replacement",
-            })),
+        permutation_pairs(
+            &SparsePlan {
+                rows,
+                cols,
+                entries,
+            },
+            k,
+        )
+    })?;
+    Ok(indices(py, pairs))
+}
+
+/// `k` index pairs drawn from the exact OT plan between uniform weights for the cost `m` (n × m):
+/// the plan is never densified. With replacement the draws are those [`sample_plan`] makes from
+/// the dense plan with the same seed (the nonzeros are taken in row-major order, as there);
+/// without, the plan's permutation.
+#[pyfunction]
+#[pyo3(signature = (m, k, replace, seed))]
+pub fn exact_pairs<'py>(
+    py: Python<'py>,
+    m: Bound<'py, PyAny>,
+    k: usize,
+    replace: bool,
+    seed: u64,
+) -> PyResult<Indices<'py>> {
+    let cost = matrix(&m, "M")?;
+    let pairs = run(py, move |_| {
+        let (a, b) = (uniform(cost.rows()), uniform(cost.cols()));
+        let mut plan = NetworkSimplex::default()
+            .solve(&a, &b, &cost)
+            .map_err(input)?
+            .plan;
+        plan.entries.retain(|e| e.2 > 0.0);
+        plan.entries.sort_unstable_by_key(|e| (e.0, e.1));
+        if replace {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            plan.sample_pairs(k, &mut rng).map_err(input)
+        } else {
+            permutation_pairs(&plan, k)
         }
     })?;
+    Ok(indices(py, pairs))
+}
+
+/// The pairs `(i, σ(i))` of a plan that is a permutation up to scale; `k` must be its size.
+fn permutation_pairs(plan: &SparsePlan, k: usize) -> PyResult<Vec<(usize, usize)>> {
+    match plan.permutation() {
+        Some(sigma) if sigma.len() == k => Ok(sigma.into_iter().enumerate().collect()),
+        Some(_) => Err(input(OtError::InvalidOption {
+            name: "n",
+            value: k.to_string(),
+            reason: "drawing without replacement from a permutation plan gives exactly one pair per row",
+        })),
+        None => Err(input(OtError::Unsupported {
+            what: "replace=False",
+            reason: "the plan is not a permutation (one nonzero per row and per column); draw with replacement",
+        })),
+    }
+}
+
+fn indices(py: Python<'_>, pairs: Vec<(usize, usize)>) -> Indices<'_> {
     let (i, j): (Vec<i64>, Vec<i64>) = pairs.into_iter().map(|(i, j)| (i as i64, j as i64)).unzip();
-    Ok((i.into_pyarray(py), j.into_pyarray(py)))
+    (i.into_pyarray(py), j.into_pyarray(py))
 }
