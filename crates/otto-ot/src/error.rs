@@ -52,6 +52,9 @@ pub enum OtError {
     /// Probability weights must sum to one.
     #[error("{what} sum to {sum}, not 1 (off by {:.3e})", (sum - 1.0).abs())]
     NotNormalized { what: &'static str, sum: f64 },
+    /// The caller cancelled the solve (e.g. Ctrl-C from Python) before it finished.
+    #[error("the solve was cancelled")]
+    Cancelled,
     /// A solver cannot handle this (valid) input, e.g. particles for a potential known only on a grid.
     #[error("{what} is not supported: {reason}")]
     Unsupported {

@@ -106,7 +106,11 @@ pub fn sinkhorn<'py>(
     let b = weights(b.as_ref(), "b", cost.cols())?;
     let solver = sinkhorn_solver(reg, max_iter, tol, eps_scaling, rho);
     solver.validate().map_err(input)?;
-    let sol = run(py, move |_| solver.solve(&a, &b, &cost).map_err(input))?;
+    let sol = run(py, move |cancel| {
+        solver
+            .solve_cancellable(&a, &b, &cost, cancel)
+            .map_err(input)
+    })?;
     Ok((
         return_plan.then(|| to_numpy2(py, sol.plan)),
         sol.transport_cost,
