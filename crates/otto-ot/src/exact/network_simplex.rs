@@ -14,11 +14,17 @@
 //! an approximation.
 //!
 //! The first active set holds, for every row, the `arcs_per_row` arcs of smallest reduced cost
-//! under approximate potentials, and for every column its best row. On problems of at least
-//! 128 × 128 entries the approximate potentials are the optimal duals of the subproblem on every
-//! other row and column (solved recursively by the same method) extended by c-transforms; on
-//! smaller ones they are zero (nearest columns).
+//! under approximate potentials, and for every column its best row. The approximate potentials
+//! are the optimal duals of the subproblem on every other row and column (solved recursively by
+//! the same method) extended by c-transforms.
+//!
+//! Small problems skip the column generation: below 128 × 128 entries, and up to 512 × 512 when
+//! the plain block search over all n·m arcs (read in place from the cost matrix, the rule of
+//! LEMON and POT) reaches the optimum within 16 pivots per node — it does on point clouds, where
+//! it is faster than the rounds of full pricing. When it does not (costs such as `C_ij = i·j`
+//! that make it pivot through long degenerate sequences), the column generation starts over.
 
+mod block_search;
 mod pricing;
 mod spanning_tree;
 
@@ -30,6 +36,7 @@ use crate::marginal::check_balanced;
 use crate::matrix::Matrix;
 use crate::plan::SparsePlan;
 use crate::status::Status;
+use block_search::{min_reduced, optimize, ActiveArcs, AllArcs};
 use pricing::{price, TASK_ENTRIES};
 use spanning_tree::SpanningTree;
 
@@ -115,6 +122,18 @@ impl NetworkSimplex {
     /// allowed. Returns a basic optimal plan (at most n + m − 1 nonzeros), its cost and dual
     /// potentials with `u_i + v_j ≤ C_ij` (to the tolerance) and equality on the support.
     pub fn solve(&self, a: &[f64], b: &[f64], cost: &Matrix) -> Result<ExactSolution> {
+        self.solve_from(a, b, cost, true)
+    }
+
+    /// [`NetworkSimplex::solve`], with the first try of the block search over all arcs allowed
+    /// or not (see [`NetworkSimplex::run`]).
+    fn solve_from(
+        &self,
+        a: &[f64],
+        b: &[f64],
+        cost: &Matrix,
+        dense_first: bool,
+    ) -> Result<ExactSolution> {
         self.validate()?;
         let (n, m) = cost.shape();
         cost.check_finite("cost matrix")?;
@@ -129,7 +148,7 @@ impl NetworkSimplex {
         let mass_b: f64 = b.iter().sum();
         let b: Vec<f64> = b.iter().map(|&w| w * (mass / mass_b)).collect();
         let c = cost.as_slice();
-        let run = self.run(a, &b, c, m);
+        let run = self.run(a, &b, c, m, dense_first);
         let mut entries: Vec<(usize, usize, f64)> = run
             .tree
             .real_flows()
@@ -151,26 +170,92 @@ impl NetworkSimplex {
         })
     }
 
-    /// The column-generation network simplex on the n×m cost `c` (row-major, `n = a.len()`),
-    /// for balanced `a`, `b`.
-    fn run(&self, a: &[f64], b: &[f64], c: &[f64], m: usize) -> Run {
+    /// The network simplex on the n×m cost `c` (row-major, `n = a.len()`), for balanced `a`,
+    /// `b`. Small problems (fewer than [`COARSE_MIN_ENTRIES`] entries) run the block search over
+    /// all arcs. Problems of up to [`DENSE_MAX_ENTRIES`] entries try it first when `dense_first`,
+    /// within a budget of [`DENSE_PIVOTS_PER_NODE`]·(n + m) pivots, and fall back to the column
+    /// generation from scratch when the budget runs out (on costs whose block search pivots
+    /// through long degenerate sequences, such as `C_ij = i·j`). Larger problems run the column
+    /// generation.
+    fn run(&self, a: &[f64], b: &[f64], c: &[f64], m: usize, dense_first: bool) -> Run {
         let n = a.len();
-        let (min_c, max_c) = c
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
-                (lo.min(x), hi.max(x))
-            });
-        let scale = min_c.abs().max(max_c.abs());
-        let tol = self.tolerance * scale;
-        // Artificial arcs root → sink cost M > max(max C, max C − min C): a unit routed through
-        // the root is then always dearer than a direct arc, so none is left at the optimum.
-        let big_m = if scale > 0.0 {
-            max_c.max(0.0) + (max_c - min_c) + scale
-        } else {
-            1.0
-        };
+        let basis = Basis::new(c, self.tolerance);
+        let mut pivots = 0;
+        if n * m < COARSE_MIN_ENTRIES {
+            return self
+                .run_dense(&basis, a, b, c, &mut pivots, self.max_iter)
+                .expect("a run without a pivot budget ends optimal or at the iteration cap");
+        }
+        if dense_first && n * m <= DENSE_MAX_ENTRIES {
+            let budget = DENSE_PIVOTS_PER_NODE.saturating_mul(n + m);
+            let max_pivots = budget.min(self.max_iter);
+            if let Some(run) = self.run_dense(&basis, a, b, c, &mut pivots, max_pivots) {
+                return run;
+            }
+        }
+        self.run_column_generation(&basis, a, b, c, m, pivots)
+    }
 
-        let mut tree = SpanningTree::new(a, b, big_m);
+    /// The block search over all n·m arcs, from the initial basis, until `*pivots` reaches
+    /// `max_pivots`; `None` when it stopped there short of the optimum with
+    /// `max_pivots < self.max_iter`.
+    fn run_dense(
+        &self,
+        basis: &Basis,
+        a: &[f64],
+        b: &[f64],
+        c: &[f64],
+        pivots: &mut usize,
+        max_pivots: usize,
+    ) -> Option<Run> {
+        let (n, m) = (a.len(), b.len());
+        let mut tree = SpanningTree::new(a, b, basis.big_m);
+        let mut arcs = AllArcs::new(c, n, m);
+        loop {
+            let optimal = optimize(&mut tree, &mut arcs, basis.tol, pivots, max_pivots);
+            tree.refresh_potentials();
+            let pi = tree.potentials();
+            let (s, t) = pi.split_at(n);
+            let min = c
+                .chunks_exact(m)
+                .zip(s)
+                .fold(f64::INFINITY, |x, (row, &si)| {
+                    x.min(min_reduced(row, &t[..m], si))
+                });
+            let error = min.min(0.0);
+            if optimal && min >= -basis.tol {
+                let status = Status::Converged {
+                    iterations: *pivots,
+                    error,
+                };
+                return Some(Run { tree, status });
+            }
+            if !optimal {
+                let status = Status::IterationCap {
+                    iterations: *pivots,
+                    error,
+                };
+                return (*pivots >= self.max_iter).then_some(Run { tree, status });
+            }
+        }
+    }
+
+    /// The column generation: the simplex on a growing set of active arcs, priced against all
+    /// n·m arcs whenever it is optimal there (see the module documentation). `pivots` were spent
+    /// before (they count towards `max_iter`).
+    fn run_column_generation(
+        &self,
+        basis: &Basis,
+        a: &[f64],
+        b: &[f64],
+        c: &[f64],
+        m: usize,
+        mut pivots: usize,
+    ) -> Run {
+        let n = a.len();
+        let tol = basis.tol;
+        let mut tree = SpanningTree::new(a, b, basis.big_m);
+        let mut arcs = ActiveArcs::default();
         let mut active = vec![0u64; (n * m).div_ceil(64)];
         let k = self.arcs_per_row.min(m);
         let (row_shift, col_shift) = self.coarse_potentials(a, b, c, m);
@@ -183,11 +268,10 @@ impl NetworkSimplex {
             k,
             f64::INFINITY,
         );
-        add_arcs(&mut tree, &mut active, c, n, m, &initial);
+        add_arcs(&mut arcs, &mut active, c, n, m, &initial);
 
-        let mut pivots = 0;
         let status = loop {
-            let optimal = tree.optimize(tol, &mut pivots, self.max_iter);
+            let optimal = optimize(&mut tree, &mut arcs, tol, &mut pivots, self.max_iter);
             tree.refresh_potentials();
             let pi = tree.potentials();
             let fed = tree.fed_by_root();
@@ -205,7 +289,7 @@ impl NetworkSimplex {
                     error,
                 };
             }
-            if add_arcs(&mut tree, &mut active, c, n, m, &candidates) == 0 {
+            if add_arcs(&mut arcs, &mut active, c, n, m, &candidates) == 0 {
                 break Status::Converged {
                     iterations: pivots,
                     error,
@@ -241,7 +325,7 @@ impl NetworkSimplex {
             .flat_map(|&i| cols.iter().map(move |&j| c[i * m + j]))
             .collect();
         let (u_sub, v_sub) = self
-            .run(&a_sub, &b_sub, &c_sub, cols.len())
+            .run(&a_sub, &b_sub, &c_sub, cols.len(), false)
             .duals(rows.len());
         let s = c
             .par_chunks(m)
@@ -280,8 +364,49 @@ impl NetworkSimplex {
     }
 }
 
-/// Problems with fewer entries start from the k cheapest columns of every row.
+/// Problems with fewer entries run the block search over all arcs (and are the coarsest level
+/// of the multiscale start).
 const COARSE_MIN_ENTRIES: usize = 128 * 128;
+
+/// Problems with at most this many entries try the block search over all arcs first. Measured
+/// (uniform 2-D clouds, BENCHMARKS.md): up to n = m ≈ 700 it takes fewer instructions than the
+/// column generation, whose rounds of full pricing and multiscale start do not pay off there.
+const DENSE_MAX_ENTRIES: usize = 512 * 512;
+
+/// Pivot budget of that first try, per node. On uniform 2-D clouds it needs 9 (n = 256) to 13
+/// (n = 512) pivots per node; on `C_ij = i·j` over 40, where the column generation is faster.
+const DENSE_PIVOTS_PER_NODE: usize = 16;
+
+/// The artificial cost and the absolute tolerance of a problem: what a run needs to build its
+/// initial basis and price arcs.
+struct Basis {
+    big_m: f64,
+    tol: f64,
+}
+
+impl Basis {
+    /// For the cost `c`: the artificial cost M (see [`SpanningTree::new`]) and the absolute
+    /// tolerance `tolerance·max|C|`.
+    fn new(c: &[f64], tolerance: f64) -> Self {
+        let (min_c, max_c) = c
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            });
+        let scale = min_c.abs().max(max_c.abs());
+        // Artificial arcs root → sink cost M > max(max C, max C − min C): a unit routed through
+        // the root is then always dearer than a direct arc, so none is left at the optimum.
+        let big_m = if scale > 0.0 {
+            max_c.max(0.0) + (max_c - min_c) + scale
+        } else {
+            1.0
+        };
+        Self {
+            big_m,
+            tol: tolerance * scale,
+        }
+    }
+}
 
 /// The final basis of a run and how the run stopped.
 struct Run {
@@ -301,20 +426,20 @@ impl Run {
 
 /// Adds the arcs `(i, j)` not yet active to the simplex; returns how many were new.
 fn add_arcs(
-    tree: &mut SpanningTree,
+    arcs: &mut ActiveArcs,
     active: &mut [u64],
     c: &[f64],
     n: usize,
     m: usize,
-    arcs: &[(u32, u32)],
+    new: &[(u32, u32)],
 ) -> usize {
     let mut added = 0;
-    for &(i, j) in arcs {
+    for &(i, j) in new {
         let index = i as usize * m + j as usize;
         let (word, bit) = (index / 64, 1u64 << (index % 64));
         if active[word] & bit == 0 {
             active[word] |= bit;
-            tree.add_arc(i, (n + j as usize) as u32, c[index]);
+            arcs.push(i, (n + j as usize) as u32, c[index]);
             added += 1;
         }
     }
@@ -330,6 +455,7 @@ mod tests {
     use rand_distr::StandardNormal;
 
     use crate::cost::squared_euclidean;
+    use crate::exact::Assignment;
     use crate::marginal::uniform;
 
     fn cloud(rng: &mut ChaCha8Rng, n: usize, d: usize, shift: f64) -> Matrix {
@@ -523,6 +649,85 @@ mod tests {
     }
 
     #[test]
+    fn both_strategies_agree_with_the_assignment_solver() {
+        // Truth: the certificate of each run, and the optimal cost of the assignment solver (an
+        // independent algorithm: shortest augmenting paths) to 1e-12 relative, on uniform square
+        // problems large enough for the block search over all arcs to be tried first (≥ 128²
+        // entries), with it and without it (column generation).
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for (n, shift) in [(130, 0.0), (200, 1.0), (300, 2.0)] {
+            let (x, y) = (cloud(&mut rng, n, 2, 0.0), cloud(&mut rng, n, 2, shift));
+            let cost = squared_euclidean(&x, &y).unwrap();
+            let w = uniform(n);
+            let truth = Assignment::default()
+                .solve(&cost)
+                .unwrap()
+                .into_exact()
+                .cost;
+            for dense_first in [true, false] {
+                let sol = NetworkSimplex::default()
+                    .solve_from(&w, &w, &cost, dense_first)
+                    .unwrap();
+                assert_certificate(&w, &w, &cost, &sol);
+                assert!(
+                    (sol.cost - truth).abs() <= 1e-12 * truth,
+                    "n = {n}, dense first {dense_first}: {} vs {truth}",
+                    sol.cost
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn both_strategies_agree_on_weighted_rectangular_problems_with_ties() {
+        // Truth: the certificate, and equal optimal costs (1e-12 relative) from the two
+        // strategies; integer costs with few distinct values make many degenerate pivots and
+        // tied reduced costs.
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        for (n, m, ties) in [(150, 170, false), (170, 150, true), (64, 400, true)] {
+            let (x, y) = (cloud(&mut rng, n, 3, 0.0), cloud(&mut rng, m, 3, 1.0));
+            let mut cost = squared_euclidean(&x, &y).unwrap();
+            if ties {
+                cost.as_mut_slice()
+                    .iter_mut()
+                    .for_each(|c| *c = (*c / 4.0).round());
+            }
+            let (a, b) = (random_weights(&mut rng, n), random_weights(&mut rng, m));
+            let dense = NetworkSimplex::default()
+                .solve_from(&a, &b, &cost, true)
+                .unwrap();
+            let sparse = NetworkSimplex::default()
+                .solve_from(&a, &b, &cost, false)
+                .unwrap();
+            assert_certificate(&a, &b, &cost, &dense);
+            assert_certificate(&a, &b, &cost, &sparse);
+            let scale = dense.cost.abs().max(1e-300);
+            assert!((dense.cost - sparse.cost).abs() <= 1e-12 * scale);
+        }
+    }
+
+    #[test]
+    fn rank_one_cost_falls_back_to_column_generation_exactly() {
+        // Truth: the rearrangement inequality — for C_ij = i·j/n² and uniform weights the
+        // anti-diagonal is optimal, cost Σ_i i(n−1−i)/n³. The block search over all arcs runs
+        // out of its pivot budget on this cost (n = 300) and the column generation finishes;
+        // n = 100 stays below the budget's size limit and is solved by the block search alone.
+        for n in [100, 300] {
+            let cost = Matrix::from_fn(n, n, |i, j| (i * j) as f64 / (n * n) as f64);
+            let want: f64 =
+                (0..n).map(|i| (i * (n - 1 - i)) as f64).sum::<f64>() / (n * n * n) as f64;
+            let w = uniform(n);
+            let sol = NetworkSimplex::default().solve(&w, &w, &cost).unwrap();
+            assert_certificate(&w, &w, &cost, &sol);
+            assert!(
+                (sol.cost - want).abs() <= 1e-12 * want,
+                "{} vs {want}",
+                sol.cost
+            );
+        }
+    }
+
+    #[test]
     fn iteration_cap_is_reported() {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         let (x, y) = (cloud(&mut rng, 30, 2, 0.0), cloud(&mut rng, 30, 2, 1.0));
@@ -537,6 +742,19 @@ mod tests {
             Status::IterationCap { iterations: 5, .. }
         ));
         assert!(sol.status.error() < 0.0);
+
+        // The pivots of a block search that ran out of its budget count towards the cap of the
+        // column generation that takes over (C_ij = i·j exhausts the budget 16·(n + m)).
+        let n = 300;
+        let cost = Matrix::from_fn(n, n, |i, j| (i * j) as f64);
+        let w = uniform(n);
+        let cap = DENSE_PIVOTS_PER_NODE * 2 * n + 10;
+        let sol = NetworkSimplex::default()
+            .max_iter(cap)
+            .solve(&w, &w, &cost)
+            .unwrap();
+        assert_eq!(sol.status.iterations(), cap);
+        assert!(!sol.status.is_converged());
     }
 
     #[test]

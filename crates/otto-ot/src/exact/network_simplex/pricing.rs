@@ -34,7 +34,7 @@ pub(super) fn price(
                     Vec::new(),
                     columns,
                     f64::INFINITY,
-                    Vec::with_capacity(k + 1),
+                    Vec::with_capacity(4 * k),
                 )
             },
             |(mut arcs, mut columns, min, mut best), (i, row)| {
@@ -123,15 +123,24 @@ fn price_row<const COLUMNS: bool>(
 ) -> f64 {
     best.clear();
     let mut bound = threshold;
+    // Candidates below the bound are collected unsorted; when the buffer is full, the k smallest
+    // (by value, then column) are kept and the bound drops to the k-th: amortized O(1) per offer.
+    let capacity = 4 * k;
+    let keep_smallest = |best: &mut Vec<(f64, u32)>| {
+        if best.len() > k {
+            best.select_nth_unstable_by(k - 1, |x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+            best.truncate(k);
+        }
+    };
     let mut offer = |r: f64, j: usize, bound: &mut f64| {
         if r < *bound {
-            let at = best.partition_point(|&(x, _)| x <= r);
-            best.insert(at, (r, j as u32));
-            if best.len() > k {
-                best.pop();
-            }
-            if best.len() == k {
-                *bound = best[k - 1].0.min(threshold);
+            best.push((r, j as u32));
+            if best.len() == capacity {
+                keep_smallest(best);
+                *bound = best
+                    .iter()
+                    .fold(f64::NEG_INFINITY, |x, y| x.max(y.0))
+                    .min(threshold);
             }
         }
     };
@@ -182,5 +191,7 @@ fn price_row<const COLUMNS: bool>(
         }
         offer(r, j, &mut bound);
     }
+    keep_smallest(best);
+    best.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
     min
 }

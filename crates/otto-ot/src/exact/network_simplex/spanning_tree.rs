@@ -4,39 +4,46 @@
 //! Bonneel et al., "Displacement interpolation using Lagrangian mass transport" (SIGGRAPH Asia 2011).
 //!
 //! Nodes `0..n` are the sources (supply `a_i`), `n..n+m` the sinks (demand `b_j`) and `n + m` an
-//! artificial root. Arcs `0..n+m` are artificial arcs between each node and the root; the arcs
-//! after them are real arcs `i → n + j` of cost `C_ij`, appended by the caller (column
-//! generation) at zero flow. The basis is a strongly feasible spanning tree stored with the
-//! parent / pred / thread / rev_thread / succ_num / last_succ arrays of LEMON, and the node
-//! potentials `π` satisfy `c_e + π_source − π_target = 0` on every tree arc.
+//! artificial root. Every node is joined to the root by an artificial arc; the real arcs are
+//! `i → n + j` of cost `C_ij`. The basis is a strongly feasible spanning tree stored with the
+//! parent / thread / rev_thread / succ_num / last_succ arrays of LEMON, and the node potentials
+//! `π` satisfy `c_e + π_source − π_target = 0` on every tree arc. The tree knows no arc set: a
+//! node's tree arc is the one to its parent, kept with the node (its direction, cost and flow),
+//! and a nonbasic arc carries no flow (the network is uncapacitated). So the same tree serves a
+//! growing list of active arcs and the implicit complete bipartite graph alike.
 
 /// Marks "no node" (the parent of the root).
 const NONE: u32 = u32::MAX;
 
-/// The basis, the arcs and the potentials of the network simplex.
+/// A real arc `source → target` (a row node and a column node) and its cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Arc {
+    pub source: u32,
+    pub target: u32,
+    pub cost: f64,
+}
+
+/// The basis and the potentials of the network simplex.
 pub(super) struct SpanningTree {
-    source: Vec<u32>,
-    target: Vec<u32>,
-    cost: Vec<f64>,
-    flow: Vec<f64>,
-    in_tree: Vec<bool>,
     pi: Vec<f64>,
     parent: Vec<u32>,
-    pred: Vec<usize>,
-    /// True when `pred[u]` is directed from `u` to its parent.
+    /// True when the tree arc of `u` is directed from `u` to its parent.
     pred_up: Vec<bool>,
+    /// Cost of the tree arc of `u`.
+    pred_cost: Vec<f64>,
+    /// Flow on the tree arc of `u`.
+    pred_flow: Vec<f64>,
     thread: Vec<u32>,
     rev_thread: Vec<u32>,
     succ_num: Vec<u32>,
     last_succ: Vec<u32>,
     dirty_revs: Vec<u32>,
     root: u32,
-    next_arc: usize,
 }
 
 /// The entering arc, the cycle it closes and the leaving arc of one pivot.
 struct Pivot {
-    in_arc: usize,
+    arc: Arc,
     join: u32,
     u_in: u32,
     v_in: u32,
@@ -54,22 +61,17 @@ impl SpanningTree {
         let nodes = n + m;
         let root = nodes as u32;
         let mut tree = Self {
-            source: Vec::with_capacity(nodes),
-            target: Vec::with_capacity(nodes),
-            cost: Vec::with_capacity(nodes),
-            flow: Vec::with_capacity(nodes),
-            in_tree: vec![true; nodes],
             pi: vec![0.0; nodes + 1],
             parent: vec![root; nodes + 1],
-            pred: (0..=nodes).collect(),
             pred_up: vec![true; nodes + 1],
+            pred_cost: vec![0.0; nodes + 1],
+            pred_flow: vec![0.0; nodes + 1],
             thread: (1..=nodes as u32 + 1).collect(),
             rev_thread: (0..=nodes as u32).map(|u| u.wrapping_sub(1)).collect(),
             succ_num: vec![1; nodes + 1],
             last_succ: (0..=nodes as u32).collect(),
             dirty_revs: Vec::new(),
             root,
-            next_arc: nodes,
         };
         tree.parent[nodes] = NONE;
         tree.thread[nodes] = 0;
@@ -78,38 +80,25 @@ impl SpanningTree {
         tree.last_succ[nodes] = root - 1;
         let supply = a.iter().copied().chain(b.iter().map(|&w| -w));
         for (u, s) in supply.enumerate() {
-            if s >= 0.0 {
-                tree.push_arc(u as u32, root, 0.0, s.abs());
-            } else {
-                tree.push_arc(root, u as u32, big_m, s.abs());
+            tree.pred_flow[u] = s.abs();
+            if s < 0.0 {
                 tree.pred_up[u] = false;
+                tree.pred_cost[u] = big_m;
                 tree.pi[u] = big_m;
             }
         }
         tree
     }
 
-    fn push_arc(&mut self, source: u32, target: u32, cost: f64, flow: f64) {
-        self.source.push(source);
-        self.target.push(target);
-        self.cost.push(cost);
-        self.flow.push(flow);
-    }
-
-    /// Number of artificial arcs (they come first and are never priced).
-    pub(super) fn artificial_arcs(&self) -> usize {
-        self.root as usize
-    }
-
-    /// Appends a real nonbasic arc `source → target` at zero flow; the basis stays valid.
-    pub(super) fn add_arc(&mut self, source: u32, target: u32, cost: f64) {
-        self.push_arc(source, target, cost, 0.0);
-        self.in_tree.push(false);
-    }
-
     /// Node potentials `π` (`c_e + π_source − π_target = 0` on tree arcs).
     pub(super) fn potentials(&self) -> &[f64] {
         &self.pi
+    }
+
+    /// Whether the real arc between row node `source` and column node `target` is in the tree.
+    #[inline]
+    pub(super) fn has_arc(&self, source: u32, target: u32) -> bool {
+        self.parent[source as usize] == target || self.parent[target as usize] == source
     }
 
     /// Marks the nodes whose tree path to the root ends in an artificial arc root → sink. Their
@@ -130,13 +119,20 @@ impl SpanningTree {
         fed
     }
 
-    /// Iterates over `(source, target, flow)` of the arcs after the artificial ones that carry
-    /// positive flow.
+    /// Iterates over `(source, target, flow)` of the real tree arcs that carry positive flow
+    /// (nonbasic arcs carry none).
     pub(super) fn real_flows(&self) -> impl Iterator<Item = (u32, u32, f64)> + '_ {
-        let first = self.artificial_arcs();
-        (first..self.flow.len())
-            .filter(move |&e| self.flow[e] > 0.0)
-            .map(move |e| (self.source[e], self.target[e], self.flow[e]))
+        (0..self.root).filter_map(move |u| {
+            let (ui, p) = (u as usize, self.parent[u as usize]);
+            (p != self.root && self.pred_flow[ui] > 0.0).then(|| {
+                let f = self.pred_flow[ui];
+                if self.pred_up[ui] {
+                    (u, p, f)
+                } else {
+                    (p, u, f)
+                }
+            })
+        })
     }
 
     /// Recomputes every potential from the root along the thread order, removing the round-off
@@ -146,79 +142,31 @@ impl SpanningTree {
         self.pi[root] = 0.0;
         let mut u = self.thread[root];
         while u != self.root {
-            let (ui, e) = (u as usize, self.pred[u as usize]);
+            let ui = u as usize;
             let p = self.parent[ui] as usize;
             self.pi[ui] = if self.pred_up[ui] {
-                self.pi[p] - self.cost[e]
+                self.pi[p] - self.pred_cost[ui]
             } else {
-                self.pi[p] + self.cost[e]
+                self.pi[p] + self.pred_cost[ui]
             };
             u = self.thread[ui];
         }
     }
 
-    /// Block search (Grigoriadis 1986; LEMON's default rule): scans the real arcs cyclically in
-    /// blocks of about √(#arcs) and returns the arc of most negative reduced cost
-    /// `c_e + π_source − π_target < −tol` in the first block that holds one.
-    fn find_entering_arc(&mut self, tol: f64) -> Option<usize> {
-        let first = self.artificial_arcs();
-        let total = self.cost.len();
-        if total == first {
-            return None;
-        }
-        let block = (((total - first) as f64).sqrt() as usize).max(10);
-        let mut best = None;
-        let mut min = -tol;
-        let mut count = block;
-        let ranges = [(self.next_arc, total), (first, self.next_arc)];
-        for (start, end) in ranges {
-            for e in start..end {
-                let c = self.cost[e] + self.pi[self.source[e] as usize]
-                    - self.pi[self.target[e] as usize];
-                if c < min && !self.in_tree[e] {
-                    min = c;
-                    best = Some(e);
-                }
-                count -= 1;
-                if count == 0 {
-                    if best.is_some() {
-                        self.next_arc = e + 1;
-                        return best;
-                    }
-                    count = block;
-                }
-            }
-        }
-        best
+    /// Brings `arc` (nonbasic, of negative reduced cost) into the basis: pushes flow around the
+    /// cycle it closes, drops the leaving arc and re-hangs the cut-off subtree.
+    pub(super) fn pivot(&mut self, arc: Arc) {
+        let pivot = self.find_cycle(arc);
+        self.change_flow(&pivot);
+        self.update_tree(&pivot);
+        self.update_potentials(&pivot);
     }
 
-    /// Runs pivots until no arc prices out below `−tol` (returns true) or `*pivots` reaches
-    /// `max_pivots` (returns false).
-    pub(super) fn optimize(&mut self, tol: f64, pivots: &mut usize, max_pivots: usize) -> bool {
-        if self.next_arc >= self.cost.len() {
-            self.next_arc = self.artificial_arcs();
-        }
-        loop {
-            let Some(in_arc) = self.find_entering_arc(tol) else {
-                return true;
-            };
-            if *pivots >= max_pivots {
-                return false;
-            }
-            let pivot = self.find_cycle(in_arc);
-            self.change_flow(&pivot);
-            self.update_tree(&pivot);
-            self.update_potentials(&pivot);
-            *pivots += 1;
-        }
-    }
-
-    /// Finds the join node of the cycle closed by `in_arc` and its leaving arc: the last blocking
+    /// Finds the join node of the cycle closed by `arc` and its leaving arc: the last blocking
     /// arc met when walking the cycle from the join in the direction of the flow change, which
     /// keeps the tree strongly feasible (Cunningham 1976) and rules out cycling.
-    fn find_cycle(&self, in_arc: usize) -> Pivot {
-        let first = self.source[in_arc];
-        let second = self.target[in_arc];
+    fn find_cycle(&self, arc: Arc) -> Pivot {
+        let (first, second) = (arc.source, arc.target);
         let (mut u, mut v) = (first, second);
         while u != v {
             if self.succ_num[u as usize] < self.succ_num[v as usize] {
@@ -235,7 +183,7 @@ impl SpanningTree {
         while u != join {
             let ui = u as usize;
             if self.pred_up[ui] {
-                let d = self.flow[self.pred[ui]];
+                let d = self.pred_flow[ui];
                 if d < delta {
                     delta = d;
                     u_out = u;
@@ -247,7 +195,7 @@ impl SpanningTree {
         while u != join {
             let ui = u as usize;
             if !self.pred_up[ui] {
-                let d = self.flow[self.pred[ui]];
+                let d = self.pred_flow[ui];
                 if d <= delta {
                     delta = d;
                     u_out = u;
@@ -266,7 +214,7 @@ impl SpanningTree {
             (second, first)
         };
         Pivot {
-            in_arc,
+            arc,
             join,
             u_in,
             v_in,
@@ -275,32 +223,28 @@ impl SpanningTree {
         }
     }
 
-    /// Pushes `delta` units around the cycle; the entering arc joins the tree, the leaving arc
-    /// (now at zero flow) leaves it.
+    /// Pushes `delta` units around the cycle (the entering arc's new flow is set when it joins
+    /// the tree, in `update_tree`).
     fn change_flow(&mut self, p: &Pivot) {
         if p.delta > 0.0 {
-            self.flow[p.in_arc] += p.delta;
             // Along the cycle, flow falls on the source side of arcs pointing up the tree and
             // rises on the target side (and the reverse for arcs pointing down).
-            for (start, sign) in [(self.source[p.in_arc], -1.0), (self.target[p.in_arc], 1.0)] {
+            for (start, sign) in [(p.arc.source, -1.0), (p.arc.target, 1.0)] {
                 let mut u = start;
                 while u != p.join {
                     let ui = u as usize;
                     let step = if self.pred_up[ui] { sign } else { -sign } * p.delta;
-                    self.flow[self.pred[ui]] += step;
+                    self.pred_flow[ui] += step;
                     u = self.parent[ui];
                 }
             }
         }
-        let out_arc = self.pred[p.u_out as usize];
-        self.flow[out_arc] = 0.0;
-        self.in_tree[p.in_arc] = true;
-        self.in_tree[out_arc] = false;
     }
 
     /// Re-hangs the subtree cut off by the leaving arc below `v_in` (LEMON's
-    /// `updateTreeStructure`): reverses the stem from `u_in` to `u_out` and updates the thread,
-    /// subtree sizes and last successors in time proportional to the stem and the moved subtrees.
+    /// `updateTreeStructure`): reverses the stem from `u_in` to `u_out` (each node there takes
+    /// over the tree arc of the node above it) and updates the thread, subtree sizes and last
+    /// successors in time proportional to the stem and the moved subtrees.
     fn update_tree(&mut self, p: &Pivot) {
         let (u_in, v_in, u_out, join) = (p.u_in, p.v_in, p.u_out, p.join);
         let (ui, vi, uo) = (u_in as usize, v_in as usize, u_out as usize);
@@ -308,12 +252,10 @@ impl SpanningTree {
         let old_succ_num = self.succ_num[uo];
         let old_last_succ = self.last_succ[uo];
         let v_out = self.parent[uo];
-        let in_up = u_in == self.source[p.in_arc];
+        let in_up = u_in == p.arc.source;
 
         if u_in == u_out {
             self.parent[ui] = v_in;
-            self.pred[ui] = p.in_arc;
-            self.pred_up[ui] = in_up;
             if self.thread[vi] != u_out {
                 let after = self.thread[old_last_succ as usize];
                 self.thread[old_rev_thread as usize] = after;
@@ -370,17 +312,19 @@ impl SpanningTree {
             let mut u = u_out;
             while u != u_in {
                 let (ux, px) = (u as usize, self.parent[u as usize] as usize);
-                self.pred[ux] = self.pred[px];
+                self.pred_cost[ux] = self.pred_cost[px];
+                self.pred_flow[ux] = self.pred_flow[px];
                 self.pred_up[ux] = !self.pred_up[px];
                 tmp_sc += self.succ_num[ux] - self.succ_num[px];
                 self.succ_num[ux] = tmp_sc;
                 self.last_succ[px] = tmp_ls;
                 u = px as u32;
             }
-            self.pred[ui] = p.in_arc;
-            self.pred_up[ui] = in_up;
             self.succ_num[ui] = old_succ_num;
         }
+        self.pred_up[ui] = in_up;
+        self.pred_cost[ui] = p.arc.cost;
+        self.pred_flow[ui] = p.delta;
 
         let up_limit_out = if self.last_succ[join as usize] == v_in {
             join
@@ -422,7 +366,7 @@ impl SpanningTree {
     /// cost.
     fn update_potentials(&mut self, p: &Pivot) {
         let (ui, vi) = (p.u_in as usize, p.v_in as usize);
-        let c = self.cost[p.in_arc];
+        let c = p.arc.cost;
         let sigma = self.pi[vi] - self.pi[ui] - if self.pred_up[ui] { c } else { -c };
         let end = self.thread[self.last_succ[ui] as usize];
         let mut u = p.u_in;
