@@ -13,6 +13,9 @@
 //!   makes it the Schrödinger bridge's static coupling, Tong et al. 2024 Prop. 3.4), n pairs drawn
 //!   from it with replacement (SB-CFM). A solve that does not converge is an error that says which
 //!   ε would work — never a silent fallback to the independent coupling, as torchcfm's is.
+//!
+//! [`Coupling::pair_labelled`] carries class labels along with their points (torchcfm's
+//! `sample_plan_with_labels`); [`Coupling::pair_indices`] gives the drawn index pairs themselves.
 
 use std::fmt;
 
@@ -22,6 +25,8 @@ use otto_ot::marginal::uniform;
 use otto_ot::plan::sample_pairs_dense;
 use otto_ot::{squared_euclidean, Matrix, OtError};
 use rand::Rng;
+
+use crate::data::Labelled;
 
 /// How a minibatch is paired.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -125,48 +130,91 @@ impl Coupling {
         x1: &Matrix,
         rng: &mut R,
     ) -> Result<(Matrix, Matrix), CouplingError> {
-        if x0.shape() != x1.shape() {
-            return Err(OtError::Shape {
-                what: "target minibatch",
-                expected: format!("{}×{} (as the source minibatch)", x0.rows(), x0.cols()),
-                got: format!("{}×{}", x1.rows(), x1.cols()),
-            }
-            .into());
+        if *self == Coupling::Independent {
+            check_shapes(x0, x1)?;
+            return Ok((x0.clone(), x1.clone()));
         }
+        let pairs = self.pair_indices(x0, x1, rng)?;
+        Ok((
+            gather(x0, pairs.iter().map(|p| p.0)),
+            gather(x1, pairs.iter().map(|p| p.1)),
+        ))
+    }
+
+    /// Pairs labelled minibatches: as [`Coupling::pair`], each point keeping its label, so a
+    /// conditional model sees (x0, y0) and (x1, y1) of one drawn pair together.
+    pub fn pair_labelled<R: Rng + ?Sized>(
+        &self,
+        x0: &Labelled,
+        x1: &Labelled,
+        rng: &mut R,
+    ) -> Result<(Labelled, Labelled), CouplingError> {
+        let pairs = self.pair_indices(&x0.points, &x1.points, rng)?;
+        let take = |set: &Labelled, rows: Vec<usize>| Labelled {
+            points: gather(&set.points, rows.iter().copied()),
+            labels: rows.iter().map(|&i| set.labels[i]).collect(),
+            classes: set.classes,
+        };
+        Ok((
+            take(x0, pairs.iter().map(|p| p.0).collect()),
+            take(x1, pairs.iter().map(|p| p.1).collect()),
+        ))
+    }
+
+    /// The n index pairs `(i, j)` — row i of `x0` with row j of `x1` — this coupling draws.
+    pub fn pair_indices<R: Rng + ?Sized>(
+        &self,
+        x0: &Matrix,
+        x1: &Matrix,
+        rng: &mut R,
+    ) -> Result<Vec<(usize, usize)>, CouplingError> {
+        check_shapes(x0, x1)?;
         let n = x0.rows();
-        let pairs: Vec<(usize, usize)> = match self {
-            Coupling::Independent => return Ok((x0.clone(), x1.clone())),
+        match self {
+            Coupling::Independent => Ok((0..n).map(|i| (i, i)).collect()),
             Coupling::ExactOt | Coupling::ExactOtPermutation => {
                 let cost = squared_euclidean(x0, x1)?;
                 let w = uniform(n);
                 let plan = exact::solve(&w, &w, &cost)?.plan;
                 match (self, plan.permutation()) {
                     (Coupling::ExactOtPermutation, Some(sigma)) => {
-                        sigma.into_iter().enumerate().collect()
+                        Ok(sigma.into_iter().enumerate().collect())
                     }
-                    (Coupling::ExactOtPermutation, None) => {
-                        return Err(OtError::Unsupported {
-                            what: "exact-ot-permutation",
-                            reason: "the optimal plan of these minibatches is not a permutation",
-                        }
-                        .into())
+                    (Coupling::ExactOtPermutation, None) => Err(OtError::Unsupported {
+                        what: "exact-ot-permutation",
+                        reason: "the optimal plan of these minibatches is not a permutation",
                     }
-                    _ => plan.sample_pairs(n, rng)?,
+                    .into()),
+                    _ => Ok(plan.sample_pairs(n, rng)?),
                 }
             }
             Coupling::Entropic { eps } => {
-                entropic_pairs(&Sinkhorn::new(*eps).tolerance(1e-6), x0, x1, rng)?
+                entropic_pairs(&Sinkhorn::new(*eps).tolerance(1e-6), x0, x1, rng)
             }
-        };
-        let d = x0.cols();
-        let mut a = Matrix::zeros(n, d);
-        let mut b = Matrix::zeros(n, d);
-        for (k, &(i, j)) in pairs.iter().enumerate() {
-            a.row_mut(k).copy_from_slice(x0.row(i));
-            b.row_mut(k).copy_from_slice(x1.row(j));
         }
-        Ok((a, b))
     }
+}
+
+/// Source and target minibatches must have the same shape.
+fn check_shapes(x0: &Matrix, x1: &Matrix) -> Result<(), CouplingError> {
+    if x0.shape() == x1.shape() {
+        return Ok(());
+    }
+    Err(OtError::Shape {
+        what: "target minibatch",
+        expected: format!("{}×{} (as the source minibatch)", x0.rows(), x0.cols()),
+        got: format!("{}×{}", x1.rows(), x1.cols()),
+    }
+    .into())
+}
+
+/// The rows `rows` of `x`, in that order.
+fn gather(x: &Matrix, rows: impl ExactSizeIterator<Item = usize>) -> Matrix {
+    let mut out = Matrix::zeros(rows.len(), x.cols());
+    for (k, i) in rows.enumerate() {
+        out.row_mut(k).copy_from_slice(x.row(i));
+    }
+    out
 }
 
 /// n index pairs drawn from the entropic plan `solver` finds between the uniform clouds x0, x1
@@ -202,6 +250,42 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn labels_travel_with_their_points() {
+        // Truth: a label is a function of its point here (label = row index), so after pairing
+        // each output row's label must still index the input row it was copied from, on both sides,
+        // for every coupling; the permutation coupling uses every label exactly once.
+        let n = 30;
+        let x0 = Matrix::from_fn(n, 2, |i, k| {
+            ((i * 7 + k * 3) % 11) as f64 / 3.0 + i as f64 * 1e-3
+        });
+        let x1 = Matrix::from_fn(n, 2, |i, k| 2.0 + ((i * 5 + k) % 13) as f64 / 4.0);
+        let labelled = |points: &Matrix| Labelled {
+            points: points.clone(),
+            labels: (0..n).collect(),
+            classes: n,
+        };
+        let (y0, y1) = (labelled(&x0), labelled(&x1));
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for coupling in [
+            Coupling::Independent,
+            Coupling::ExactOt,
+            Coupling::ExactOtPermutation,
+            Coupling::Entropic { eps: 0.5 },
+        ] {
+            let (a, b) = coupling.pair_labelled(&y0, &y1, &mut rng).unwrap();
+            for k in 0..n {
+                assert_eq!(a.points.row(k), x0.row(a.labels[k]), "{coupling}");
+                assert_eq!(b.points.row(k), x1.row(b.labels[k]), "{coupling}");
+            }
+            if coupling == Coupling::ExactOtPermutation {
+                let mut used = b.labels.clone();
+                used.sort_unstable();
+                assert_eq!(used, (0..n).collect::<Vec<_>>());
+            }
+        }
+    }
 
     #[test]
     fn exact_ot_pairs_are_cyclically_monotone() {
