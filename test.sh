@@ -8,9 +8,13 @@ cargo test --workspace --release
 venv=target/py-test-venv
 rm -rf "$venv"
 python3 -m venv "$venv"
-py="$PWD/$venv/bin/python"
+venv_bin="$PWD/$venv/bin"
+py="$venv_bin/python"
 "$py" -m pip install -q -r crates/otto-py/requirements-test.txt
 "$py" -m pip install -q ./crates/otto-py
 cd crates/otto-py
+"$venv_bin/ruff" format --check python tests tests_torch pot_suite examples
+"$venv_bin/ruff" check python tests tests_torch pot_suite examples
+"$py" -m mypy python/otto_ot --ignore-missing-imports
 "$py" -m pytest -q -p no:cacheprovider tests
 "$py" pot_suite/run.py

@@ -23,15 +23,14 @@ import json
 import os
 
 import numpy as np
+import otto_ot
 import torch
 import torch.distributed as dist
+from otto_ot.torchcfm import OTPlanSampler
 from torch.nn.parallel import DistributedDataParallel
 from torchcfm.conditional_flow_matching import ExactOptimalTransportConditionalFlowMatcher
 from torchcfm.models.models import MLP
 from torchcfm.utils import sample_8gaussians, sample_moons
-
-import otto_ot
-from otto_ot.torchcfm import OTPlanSampler
 
 
 def main():
@@ -56,7 +55,9 @@ def main():
     torch.set_num_threads(1)
     otto_ot.set_num_threads(args.otto_threads)
 
-    torch.manual_seed(args.seed)  # the same initial weights on every rank (DDP also broadcasts them)
+    torch.manual_seed(
+        args.seed
+    )  # the same initial weights on every rank (DDP also broadcasts them)
     model = MLP(dim=2, w=64, time_varying=True).to(device)
     ddp = DistributedDataParallel(model, device_ids=[local_rank] if backend == "nccl" else None)
     opt = torch.optim.AdamW(ddp.parameters(), lr=args.lr)
@@ -93,7 +94,9 @@ def main():
         print(f"ranks {world}, backend {backend}, parameter spread across ranks {spread:.3g}")
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"world": world, "backend": backend, "losses": losses, "spread": spread}, f)
+                json.dump(
+                    {"world": world, "backend": backend, "losses": losses, "spread": spread}, f
+                )
     dist.destroy_process_group()
 
 

@@ -54,8 +54,23 @@ def fetch_sdist(version, into):
 
 def run_suite(tests, patched):
     report = tests / ("patched.json" if patched else "baseline.json")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "otto_ot.pytest_pot", "-p", "no:cacheprovider",
-           "-c", "/dev/null", "--rootdir", str(tests), "--otto-report", str(report), *FILES]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "otto_ot.pytest_pot",
+        "-p",
+        "no:cacheprovider",
+        "-c",
+        "/dev/null",
+        "--rootdir",
+        str(tests),
+        "--otto-report",
+        str(report),
+        *FILES,
+    ]
     if not patched:
         cmd.append("--otto-pot-off")
     done = subprocess.run(cmd, cwd=tests, capture_output=True, text=True)
@@ -80,16 +95,24 @@ def main():
     lost = passed_before - passed_after
     gained = passed_after - passed_before
     unexplained = sorted(lost - set(KNOWN_DIFFERENCES))
-    print(f"passed: {len(passed_before)} as released, {len(passed_after)} patched "
-          f"({len(gained)} gained, {len(lost)} lost)")
+    print(
+        f"passed: {len(passed_before)} as released, {len(passed_after)} patched "
+        f"({len(gained)} gained, {len(lost)} lost)"
+    )
     for test in sorted(lost & set(KNOWN_DIFFERENCES)):
         print(f"  known difference {test}: {KNOWN_DIFFERENCES[test]}")
     for test in sorted(set(KNOWN_DIFFERENCES) - lost):
         print(f"  note: {test} no longer differs; remove it from KNOWN_DIFFERENCES and the README")
-    print("kernel calls served by otto: " + ", ".join(f"{k} {v['otto']} (POT {v['pot']})" for k, v in patched["calls"].items()))
+    print(
+        "kernel calls served by otto: "
+        + ", ".join(f"{k} {v['otto']} (POT {v['pot']})" for k, v in patched["calls"].items())
+    )
     ok = True
     if unexplained:
-        print("FAIL: tests that pass with POT but fail with otto's kernels:\n  " + "\n  ".join(unexplained))
+        print(
+            "FAIL: tests that pass with POT but fail with otto's kernels:\n  "
+            + "\n  ".join(unexplained)
+        )
         ok = False
     idle = [k for k, v in patched["calls"].items() if v["otto"] == 0]
     if idle:

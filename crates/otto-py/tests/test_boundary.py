@@ -2,7 +2,6 @@
 Ctrl-C, fork and the thread count."""
 
 import multiprocessing as mp
-import os
 import signal
 import subprocess
 import sys
@@ -11,9 +10,8 @@ import threading
 import time
 
 import numpy as np
-import pytest
-
 import otto_ot
+import pytest
 
 M = otto_ot.dist(np.arange(12.0).reshape(6, 2), np.arange(10.0).reshape(5, 2))
 
@@ -24,9 +22,15 @@ M = otto_ot.dist(np.arange(12.0).reshape(6, 2), np.arange(10.0).reshape(5, 2))
         (lambda: otto_ot.emd([], [], M[:, :, None]), "M must be 2-D"),
         (lambda: otto_ot.emd(np.ones(5) / 5, [], M), "a has 5 weights"),
         (lambda: otto_ot.emd([], np.ones(4) / 4, M), "b has 4 weights"),
-        (lambda: otto_ot.emd([], [], np.where(M > 3, np.inf, M)), r"M holds a non-finite value \(inf\) at \[0, 1\]"),
+        (
+            lambda: otto_ot.emd([], [], np.where(M > 3, np.inf, M)),
+            r"M holds a non-finite value \(inf\) at \[0, 1\]",
+        ),
         (lambda: otto_ot.emd([], [], M.astype(complex)), "M has dtype complex128"),
-        (lambda: otto_ot.emd(np.array([0.5, 0.5, 0.5, 0.5, -1.0, 0.0]), [], M), "a .*negative weight"),
+        (
+            lambda: otto_ot.emd(np.array([0.5, 0.5, 0.5, 0.5, -1.0, 0.0]), [], M),
+            "a .*negative weight",
+        ),
         (lambda: otto_ot.emd(np.ones(6) / 3, [], M), "same mass"),
         (lambda: otto_ot.emd([], [np.nan] * 5, M), "b holds a non-finite value"),
         (lambda: otto_ot.sinkhorn([], [], M, 0.0), "reg must be positive"),

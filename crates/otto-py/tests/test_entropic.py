@@ -2,9 +2,8 @@
 same arrays, and the Gaussian closed forms."""
 
 import numpy as np
-import pytest
-
 import otto_ot
+import pytest
 
 
 def problem(n=60, m=80, seed=0):
@@ -78,11 +77,11 @@ def test_gaussian_closed_forms():
     np.testing.assert_allclose(A, A.T, atol=1e-12)
     assert np.linalg.eigvalsh(A).min() > 0
     # W2² = ‖ms − mt‖² + E‖(A − I)(x − ms)‖² for the optimal map.
-    I = np.eye(d)
-    want = np.sum((ms - mt) ** 2) + np.trace((A - I) @ Cs @ (A - I).T)
+    eye = np.eye(d)
+    want = np.sum((ms - mt) ** 2) + np.trace((A - eye) @ Cs @ (A - eye).T)
     assert otto_ot.bures_wasserstein_distance(ms, mt, Cs, Ct) ** 2 == pytest.approx(want, rel=1e-10)
     mean, cov = otto_ot.gaussian.mccann_interpolation(ms, mt, Cs, Ct, 0.25)
-    M_t = 0.75 * I + 0.25 * A
+    M_t = 0.75 * eye + 0.25 * A
     np.testing.assert_allclose(cov, M_t @ Cs @ M_t, atol=1e-10)
     np.testing.assert_allclose(mean, 0.75 * ms + 0.25 * mt, atol=1e-14)
     mean, cov = otto_ot.gaussian.entropic_plan(ms, mt, Cs, Ct, sigma=0.7)

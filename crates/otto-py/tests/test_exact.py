@@ -3,10 +3,9 @@ optimum for uniform n×n), POT's network simplex on the same arrays, and the pri
 optimality conditions."""
 
 import numpy as np
+import otto_ot
 import pytest
 from scipy.optimize import linear_sum_assignment
-
-import otto_ot
 
 
 def clouds(n, m=None, d=2, seed=0):
@@ -70,7 +69,9 @@ def test_memory_order_and_dtype_are_read_not_transposed():
     np.testing.assert_array_equal(otto_ot.emd(a, b, wide[:, ::2]), want)
     single = otto_ot.emd(a.astype(np.float32), b.astype(np.float32), M.astype(np.float32))
     assert single.dtype == np.float32
-    assert otto_ot.emd2(a, b, M.astype(np.float32)) == pytest.approx(otto_ot.emd2(a, b, M), rel=1e-6)
+    assert otto_ot.emd2(a, b, M.astype(np.float32)) == pytest.approx(
+        otto_ot.emd2(a, b, M), rel=1e-6
+    )
 
 
 def test_multiple_target_histograms():
@@ -99,7 +100,9 @@ def test_exact_w2_and_one_dimensional_solver():
     # The monotone coupling is optimal on the line: the general LP must agree.
     assert otto_ot.emd2_1d(x, y) == pytest.approx(otto_ot.emd2([], [], M), rel=1e-12)
     np.testing.assert_allclose(otto_ot.emd_1d(x, y).sum(0), np.full(70, 1 / 70), atol=1e-15)
-    assert otto_ot.w2(x[:, None], y[:, None]) == pytest.approx(np.sqrt(otto_ot.emd2_1d(x, y)), rel=1e-12)
+    assert otto_ot.w2(x[:, None], y[:, None]) == pytest.approx(
+        np.sqrt(otto_ot.emd2_1d(x, y)), rel=1e-12
+    )
     # W1 on the line: ∫|F⁻¹ − G⁻¹| = ∫|F − G|.
     grid = np.sort(np.concatenate([x, y]))
     F = np.searchsorted(np.sort(x), grid, side="right") / 50
@@ -113,7 +116,9 @@ def test_sliced_equals_exact_in_one_dimension():
     rng = np.random.default_rng(7)
     x = rng.normal(size=(80, 1))
     y = rng.normal(size=(60, 1)) + 2
-    assert otto_ot.sliced_wasserstein_distance(x, y, seed=3) == pytest.approx(otto_ot.w2(x, y), rel=1e-12)
+    assert otto_ot.sliced_wasserstein_distance(x, y, seed=3) == pytest.approx(
+        otto_ot.w2(x, y), rel=1e-12
+    )
 
 
 def test_plan_sampling():

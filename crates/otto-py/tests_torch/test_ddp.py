@@ -11,9 +11,24 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ddp_otcfm.py"
 def test_ddp_example_with_two_processes(tmp_path):
     out = tmp_path / "ddp.json"
     subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
-         str(EXAMPLE), "--steps", "300", "--log-every", "100", "--json", str(out)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29531",
+            str(EXAMPLE),
+            "--steps",
+            "300",
+            "--log-every",
+            "100",
+            "--json",
+            str(out),
+        ],
+        check=True,
+        timeout=300,
     )
     report = json.loads(out.read_text())
     assert report["world"] == 2 and report["backend"] == "gloo"

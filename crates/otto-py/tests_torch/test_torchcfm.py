@@ -3,16 +3,17 @@ not in CI, which does not install PyTorch)."""
 
 import numpy as np
 import ot
+import otto_ot
 import pytest
 import torch
-
-import otto_ot
 from otto_ot.torchcfm import OTPlanSampler
 
 
 def batch(n=128, d=3, seed=0, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d, generator=g, dtype=dtype), torch.randn(n, d, generator=g, dtype=dtype) + 1
+    return torch.randn(n, d, generator=g, dtype=dtype), torch.randn(
+        n, d, generator=g, dtype=dtype
+    ) + 1
 
 
 def test_plan_is_pots_plan_on_the_same_cost():
@@ -71,10 +72,16 @@ def _worker_solves(_):
 
 
 def test_dataloader_workers_after_the_parent_used_otto():
-    otto_ot.emd2([], [], otto_ot.dist(np.zeros((3, 2)), np.ones((3, 2))))  # starts the parent's pool
+    otto_ot.emd2(
+        [], [], otto_ot.dist(np.zeros((3, 2)), np.ones((3, 2)))
+    )  # starts the parent's pool
     loader = torch.utils.data.DataLoader(
-        list(range(8)), batch_size=2, num_workers=2, collate_fn=_worker_solves,
-        multiprocessing_context="fork", timeout=60,
+        list(range(8)),
+        batch_size=2,
+        num_workers=2,
+        collate_fn=_worker_solves,
+        multiprocessing_context="fork",
+        timeout=60,
     )
     values = [v.item() for v in loader]
     assert len(values) == 4 and len(set(values)) == 1

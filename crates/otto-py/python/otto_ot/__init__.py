@@ -10,7 +10,15 @@ can be interrupted with Ctrl-C. Bad input raises :class:`InputError` (a ``ValueE
 argument; an iteration cap is a ``UserWarning``, as in POT.
 """
 
-from ._core import InputError, InternalError, __version__, get_num_threads, set_num_threads
+from . import bregman, gaussian, lp, plan, sliced  # noqa: E402  (submodules as attributes)
+from ._core import (
+    InputError,
+    InternalError,
+    __version__,
+    get_num_threads,
+    set_num_threads,
+    sqeuclidean,
+)
 from .bregman import (
     sinkhorn,
     sinkhorn2,
@@ -23,9 +31,6 @@ from .gaussian import bures_wasserstein_distance, bures_wasserstein_mapping
 from .lp import emd, emd2, emd2_1d, emd_1d, wasserstein_1d
 from .plan import sample_plan
 from .sliced import sliced_wasserstein_distance, w2
-from ._core import sqeuclidean
-
-from . import bregman, gaussian, lp, plan, sliced  # noqa: E402  (submodules as attributes)
 
 
 def dist(x1, x2=None, metric="sqeuclidean"):
@@ -40,10 +45,32 @@ def dist(x1, x2=None, metric="sqeuclidean"):
 
 
 __all__ = [
-    "InputError", "InternalError", "__version__", "get_num_threads", "set_num_threads",
-    "emd", "emd2", "emd_1d", "emd2_1d", "wasserstein_1d",
-    "sinkhorn", "sinkhorn2", "sinkhorn_log", "sinkhorn_unbalanced", "sinkhorn_unbalanced2",
-    "sinkhorn_divergence", "bures_wasserstein_distance", "bures_wasserstein_mapping",
-    "sliced_wasserstein_distance", "w2", "sample_plan", "dist", "sqeuclidean",
-    "bregman", "gaussian", "lp", "plan", "sliced",
+    "InputError",
+    "InternalError",
+    "__version__",
+    "get_num_threads",
+    "set_num_threads",
+    "emd",
+    "emd2",
+    "emd_1d",
+    "emd2_1d",
+    "wasserstein_1d",
+    "sinkhorn",
+    "sinkhorn2",
+    "sinkhorn_log",
+    "sinkhorn_unbalanced",
+    "sinkhorn_unbalanced2",
+    "sinkhorn_divergence",
+    "bures_wasserstein_distance",
+    "bures_wasserstein_mapping",
+    "sliced_wasserstein_distance",
+    "w2",
+    "sample_plan",
+    "dist",
+    "sqeuclidean",
+    "bregman",
+    "gaussian",
+    "lp",
+    "plan",
+    "sliced",
 ]

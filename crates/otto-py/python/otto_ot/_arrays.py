@@ -2,14 +2,20 @@
 expected dimension, or an :class:`InputError` that names the argument. No copy is made here for
 float64/float32 NumPy input (the compiled layer reads any memory order and copies once)."""
 
+from typing import Optional
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._core import InputError
+
+#: A histogram argument: an array-like of weights, or None / [] for uniform weights.
+Weights = Optional[ArrayLike]
 
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
 
-def as_array(x, name, ndim=None):
+def as_array(x: ArrayLike, name: str, ndim: "int | tuple[int, ...] | None" = None) -> np.ndarray:
     """``x`` as a float64 or float32 NumPy array (integers and booleans become float64)."""
     if not isinstance(x, np.ndarray):
         try:
@@ -26,7 +32,7 @@ def as_array(x, name, ndim=None):
     return x
 
 
-def as_weights(w, name, n):
+def as_weights(w: Weights, name: str, n: int) -> Optional[np.ndarray]:
     """Histogram ``w`` of length ``n``; ``None`` or an empty list means uniform (returned as None)."""
     if w is None:
         return None
@@ -36,16 +42,22 @@ def as_weights(w, name, n):
     if w.ndim != 1:
         raise InputError(f"{name} must be 1-D, got shape {w.shape}")
     if w.shape[0] != n:
-        raise InputError(f"{name} has {w.shape[0]} weights but the cost matrix has {n} along that axis")
+        raise InputError(
+            f"{name} has {w.shape[0]} weights but the cost matrix has {n} along that axis"
+        )
     return w
 
 
-def output_dtype(*arrays):
+def output_dtype(*arrays: Optional[np.ndarray]) -> type:
     """float32 when every given array is float32, else float64 (POT returns the plan in M's type)."""
-    return np.float32 if all(a is not None and a.dtype == np.float32 for a in arrays) else np.float64
+    return (
+        np.float32 if all(a is not None and a.dtype == np.float32 for a in arrays) else np.float64
+    )
 
 
-def check_mass(a, b, n, m, check_marginals):
+def check_mass(
+    a: Optional[np.ndarray], b: Optional[np.ndarray], n: int, m: int, check_marginals: bool
+) -> "tuple[Optional[np.ndarray], Optional[np.ndarray]]":
     """The weights to solve with: ``b`` rescaled to the mass of ``a`` (as POT does), after checking
     that both carry the same mass to 1e-6 when ``check_marginals``."""
     if a is None and b is None:

@@ -30,7 +30,13 @@ def sinkhorn(
     return_plan: bool,
 ) -> Tuple[Optional[F64], float, float, F64, F64, Report]: ...
 def sinkhorn_divergence(
-    x: Float, y: Float, reg: float, a: Optional[Float], b: Optional[Float], max_iter: int, tol: float
+    x: Float,
+    y: Float,
+    reg: float,
+    a: Optional[Float],
+    b: Optional[Float],
+    max_iter: int,
+    tol: float,
 ) -> Tuple[float, float, float, float, Report]: ...
 def sqeuclidean(x: Float, y: Float) -> F64: ...
 def emd_1d(

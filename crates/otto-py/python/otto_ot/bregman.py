@@ -10,22 +10,37 @@ of the column marginal, ``‖πᵀ1 − b‖₂ < stopThr``, is checked every it
 every iteration, those of the ε-scaling stages included."""
 
 import warnings
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core
-from ._arrays import as_array, as_weights, check_mass, output_dtype
+from ._arrays import Weights, as_array, as_weights, check_mass, output_dtype
 
 METHODS = ("sinkhorn", "sinkhorn_log", "sinkhorn_stabilized", "sinkhorn_epsilon_scaling")
-_NOT_CONVERGED = (
+NOT_CONVERGED = (
     "Sinkhorn did not converge. You might want to increase the number of iterations "
     "`numItermax` or the regularization parameter `reg`."
 )
 
 
+def scalings(f, g, reg, a, b):
+    """POT's Sinkhorn scalings from otto's potentials: ``π = diag(u) K diag(v)`` with
+    ``log u = f/reg + log a`` and ``log v = g/reg + log b`` (``a``, ``b`` None: uniform)."""
+    wa = np.full(f.shape[0], 1.0 / f.shape[0]) if a is None else np.asarray(a, dtype=np.float64)
+    wb = np.full(g.shape[0], 1.0 / g.shape[0]) if b is None else np.asarray(b, dtype=np.float64)
+    with np.errstate(divide="ignore", over="ignore"):
+        log_u = f / reg + np.log(wa)
+        log_v = g / reg + np.log(wb)
+        return {"log_u": log_u, "log_v": log_v, "u": np.exp(log_u), "v": np.exp(log_v)}
+
+
 def _check_method(method):
     if method.lower() not in METHODS:
-        raise _core.InputError(f"method {method!r} is not supported; expected one of {', '.join(METHODS)}")
+        raise _core.InputError(
+            f"method {method!r} is not supported; expected one of {', '.join(METHODS)}"
+        )
 
 
 def _reg(reg, name="reg"):
@@ -38,8 +53,19 @@ def _reg(reg, name="reg"):
     return reg
 
 
-def _solve(a, b, M, reg, numItermax, stopThr, warn, return_plan, reg_m=None, eps_scaling=True,
-           check_marginals=True):
+def _solve(
+    a,
+    b,
+    M,
+    reg,
+    numItermax,
+    stopThr,
+    warn,
+    return_plan,
+    reg_m=None,
+    eps_scaling=True,
+    check_marginals=True,
+):
     M = as_array(M, "M", 2)
     n, m = M.shape
     a = as_weights(a, "a", n)
@@ -48,31 +74,29 @@ def _solve(a, b, M, reg, numItermax, stopThr, warn, return_plan, reg_m=None, eps
     if reg_m is None:
         a, b = check_mass(a, b, n, m, check_marginals)
     G, cost, objective, f, g, (status, iterations, error) = _core.sinkhorn(
-        a, b, M, reg, int(numItermax), float(stopThr), bool(eps_scaling),
-        None if reg_m is None else _reg(reg_m, "reg_m"), return_plan,
+        a,
+        b,
+        M,
+        reg,
+        int(numItermax),
+        float(stopThr),
+        bool(eps_scaling),
+        None if reg_m is None else _reg(reg_m, "reg_m"),
+        return_plan,
     )
     if status == "diverged":
         raise _core.InputError(
             f"Sinkhorn diverged at reg = {reg!r}: the cost is too large for this regularization"
         )
     if status != "converged" and warn:
-        warnings.warn(_NOT_CONVERGED, UserWarning, stacklevel=3)
-    wa = np.full(n, 1.0 / n) if a is None else np.asarray(a, dtype=np.float64)
-    wb = np.full(m, 1.0 / m) if b is None else np.asarray(b, dtype=np.float64)
-    with np.errstate(divide="ignore", over="ignore"):
-        log_u = f / reg + np.log(wa)
-        log_v = g / reg + np.log(wb)
-        u, v = np.exp(log_u), np.exp(log_v)
+        warnings.warn(NOT_CONVERGED, UserWarning, stacklevel=3)
     log = {
         "niter": iterations,
         "err": [error],
+        **scalings(f, g, reg, a, b),
         "status": status,
         "f": f,
         "g": g,
-        "log_u": log_u,
-        "log_v": log_v,
-        "u": u,
-        "v": v,
         "objective": objective,
     }
     dtype = output_dtype(M)
@@ -95,8 +119,21 @@ def _over_histograms(solve_one, b, log):
     return losses
 
 
-def sinkhorn(a, b, M, reg, method="sinkhorn", numItermax=1000, stopThr=1e-9, verbose=False,
-             log=False, warn=True, warmstart=None, eps_scaling=True, **kwargs):
+def sinkhorn(
+    a: Weights,
+    b: Weights,
+    M: ArrayLike,
+    reg: float,
+    method: str = "sinkhorn",
+    numItermax: int = 1000,
+    stopThr: float = 1e-9,
+    verbose: bool = False,
+    log: bool = False,
+    warn: bool = True,
+    warmstart: Any = None,
+    eps_scaling: bool = True,
+    **kwargs: Any,
+) -> Any:
     """The entropic OT plan (n × m, in M's dtype). ``b`` of shape m × k gives k transport costs, as
     in POT. With ``log=True`` also a dict: ``niter``, ``err``, ``status``, the potentials ``f``,
     ``g`` (π = a_i b_j exp((f_i + g_j − M_ij)/reg)), POT's scalings ``u``, ``v`` and their logs,
@@ -105,56 +142,127 @@ def sinkhorn(a, b, M, reg, method="sinkhorn", numItermax=1000, stopThr=1e-9, ver
     b_arr = None if b is None else as_array(b, "b")
     if b_arr is not None and b_arr.ndim == 2:
         return _over_histograms(
-            lambda bk: _solve(a, bk, M, reg, numItermax, stopThr, warn, False, eps_scaling=eps_scaling),
-            b_arr, log,
+            lambda bk: _solve(
+                a, bk, M, reg, numItermax, stopThr, warn, False, eps_scaling=eps_scaling
+            ),
+            b_arr,
+            log,
         )
     G, _, info = _solve(a, b_arr, M, reg, numItermax, stopThr, warn, True, eps_scaling=eps_scaling)
     return (G, info) if log else G
 
 
-def sinkhorn2(a, b, M, reg, method="sinkhorn", numItermax=1000, stopThr=1e-9, verbose=False,
-              log=False, warn=True, warmstart=None, eps_scaling=True, **kwargs):
+def sinkhorn2(
+    a: Weights,
+    b: Weights,
+    M: ArrayLike,
+    reg: float,
+    method: str = "sinkhorn",
+    numItermax: int = 1000,
+    stopThr: float = 1e-9,
+    verbose: bool = False,
+    log: bool = False,
+    warn: bool = True,
+    warmstart: Any = None,
+    eps_scaling: bool = True,
+    **kwargs: Any,
+) -> Any:
     """The transport cost ``⟨π, M⟩`` of the entropic plan (POT's ``sinkhorn2``: the entropy term is
     not included; it is ``log["objective"]``). The plan itself is never formed in NumPy."""
     _check_method(method)
     b_arr = None if b is None else as_array(b, "b")
     if b_arr is not None and b_arr.ndim == 2:
         return _over_histograms(
-            lambda bk: _solve(a, bk, M, reg, numItermax, stopThr, warn, False, eps_scaling=eps_scaling),
-            b_arr, log,
+            lambda bk: _solve(
+                a, bk, M, reg, numItermax, stopThr, warn, False, eps_scaling=eps_scaling
+            ),
+            b_arr,
+            log,
         )
-    _, cost, info = _solve(a, b_arr, M, reg, numItermax, stopThr, warn, False, eps_scaling=eps_scaling)
+    _, cost, info = _solve(
+        a, b_arr, M, reg, numItermax, stopThr, warn, False, eps_scaling=eps_scaling
+    )
     return (cost, info) if log else cost
 
 
-def sinkhorn_log(a, b, M, reg, numItermax=1000, stopThr=1e-9, verbose=False, log=False, warn=True,
-                 warmstart=None, **kwargs):
+def sinkhorn_log(
+    a: Weights,
+    b: Weights,
+    M: ArrayLike,
+    reg: float,
+    numItermax: int = 1000,
+    stopThr: float = 1e-9,
+    verbose: bool = False,
+    log: bool = False,
+    warn: bool = True,
+    warmstart: Any = None,
+    **kwargs: Any,
+) -> Any:
     """:func:`sinkhorn` with ``method="sinkhorn_log"``."""
-    return sinkhorn(a, b, M, reg, "sinkhorn_log", numItermax, stopThr, verbose, log, warn, warmstart)
+    return sinkhorn(
+        a, b, M, reg, "sinkhorn_log", numItermax, stopThr, verbose, log, warn, warmstart
+    )
 
 
-def sinkhorn_unbalanced(a, b, M, reg, reg_m, method="sinkhorn", reg_type="kl", numItermax=1000,
-                        stopThr=1e-6, verbose=False, log=False, **kwargs):
+def sinkhorn_unbalanced(
+    a: Weights,
+    b: Weights,
+    M: ArrayLike,
+    reg: float,
+    reg_m: float,
+    method: str = "sinkhorn",
+    reg_type: str = "kl",
+    numItermax: int = 1000,
+    stopThr: float = 1e-6,
+    verbose: bool = False,
+    log: bool = False,
+    **kwargs: Any,
+) -> Any:
     """Unbalanced entropic OT: ``min_π ⟨π, M⟩ + reg KL(π ‖ a⊗b) + reg_m KL(π1 ‖ a) + reg_m KL(πᵀ1 ‖ b)``
     (Chizat et al. 2018); the masses of ``a`` and ``b`` may differ. Returns the plan (and the log)."""
     if reg_type != "kl":
-        raise _core.InputError(f"reg_type {reg_type!r} is not supported; otto's entropic term is 'kl'")
+        raise _core.InputError(
+            f"reg_type {reg_type!r} is not supported; otto's entropic term is 'kl'"
+        )
     if np.ndim(reg_m) != 0:
         raise _core.InputError("reg_m must be one number (the same penalty on both marginals)")
     G, _, info = _solve(a, b, M, reg, numItermax, stopThr, True, True, reg_m=reg_m)
     return (G, info) if log else G
 
 
-def sinkhorn_unbalanced2(a, b, M, reg, reg_m, method="sinkhorn", reg_type="kl", numItermax=1000,
-                         stopThr=1e-6, verbose=False, log=False, **kwargs):
+def sinkhorn_unbalanced2(
+    a: Weights,
+    b: Weights,
+    M: ArrayLike,
+    reg: float,
+    reg_m: float,
+    method: str = "sinkhorn",
+    reg_type: str = "kl",
+    numItermax: int = 1000,
+    stopThr: float = 1e-6,
+    verbose: bool = False,
+    log: bool = False,
+    **kwargs: Any,
+) -> Any:
     """The transport cost ``⟨π, M⟩`` of :func:`sinkhorn_unbalanced`'s plan."""
     if reg_type != "kl":
-        raise _core.InputError(f"reg_type {reg_type!r} is not supported; otto's entropic term is 'kl'")
+        raise _core.InputError(
+            f"reg_type {reg_type!r} is not supported; otto's entropic term is 'kl'"
+        )
     _, cost, info = _solve(a, b, M, reg, numItermax, stopThr, True, False, reg_m=reg_m)
     return (cost, info) if log else cost
 
 
-def sinkhorn_divergence(X_s, X_t, reg, a=None, b=None, numItermax=10000, stopThr=1e-9, log=False):
+def sinkhorn_divergence(
+    X_s: ArrayLike,
+    X_t: ArrayLike,
+    reg: float,
+    a: Weights = None,
+    b: Weights = None,
+    numItermax: int = 10000,
+    stopThr: float = 1e-9,
+    log: bool = False,
+) -> Any:
     """The debiased Sinkhorn divergence between point clouds for the cost ‖x − y‖² (Feydy et al.
     2019): ``S = OT(α, β) − ½ OT(α, α) − ½ OT(β, β)`` where OT is the *entropic objective*
     ``⟨π, M⟩ + reg KL(π ‖ a⊗b)``. S ≥ 0, S = 0 iff α = β, and S → W2² as reg → 0. (POT's
@@ -168,7 +276,7 @@ def sinkhorn_divergence(X_s, X_t, reg, a=None, b=None, numItermax=10000, stopThr
         X_s, X_t, _reg(reg), a, b, int(numItermax), float(stopThr)
     )
     if status != "converged":
-        warnings.warn(_NOT_CONVERGED, UserWarning, stacklevel=2)
+        warnings.warn(NOT_CONVERGED, UserWarning, stacklevel=2)
     if log:
         return value, {"ot_xy": xy, "ot_xx": xx, "ot_yy": yy, "niter": iterations, "err": error}
     return value

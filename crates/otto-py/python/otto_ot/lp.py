@@ -6,18 +6,22 @@ thread pool is set with :func:`otto_ot.set_num_threads`); ``potentials_init`` (a
 accepted and ignored (the optimum does not depend on it)."""
 
 import warnings
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core
-from ._arrays import as_array, as_weights, check_mass, output_dtype
+from ._arrays import Weights, as_array, as_weights, check_mass, output_dtype
 
 OPTIMAL = 1
 MAX_ITER_REACHED = 3
 _CAP_MESSAGE = "numItermax reached before optimality. Try to increase numItermax."
 
 
-def center_ot_dual(u, v, a, b):
+def center_ot_dual(
+    u: np.ndarray, v: np.ndarray, a: Optional[np.ndarray], b: Optional[np.ndarray]
+) -> Tuple[np.ndarray, np.ndarray]:
     """Shifts the duals by the constant c that balances their weighted sums, ``Σ a (u + c) = Σ b (v − c)``
     (POT's convention; the duals of exact OT are defined up to such a shift)."""
     a = np.full(u.shape[0], 1.0 / u.shape[0]) if a is None else a
@@ -55,8 +59,17 @@ def _solve(a, b, M, numItermax, check_marginals, center_dual, return_plan):
     return G, cost, log
 
 
-def emd(a, b, M, numItermax=100000, log=False, center_dual=True, numThreads=1,
-        check_marginals=True, potentials_init=None):
+def emd(
+    a: Weights,
+    b: Weights,
+    M: ArrayLike,
+    numItermax: int = 100000,
+    log: bool = False,
+    center_dual: bool = True,
+    numThreads: Any = 1,
+    check_marginals: bool = True,
+    potentials_init: Any = None,
+) -> Union[np.ndarray, Tuple[np.ndarray, Dict[str, Any]]]:
     """The exact OT plan between histograms ``a`` (n) and ``b`` (m) for the cost ``M`` (n × m):
     ``argmin_γ ⟨γ, M⟩`` s.t. ``γ 1 = a``, ``γᵀ 1 = b``, ``γ ≥ 0``. Empty or None weights are uniform.
 
@@ -66,22 +79,43 @@ def emd(a, b, M, numItermax=100000, log=False, center_dual=True, numThreads=1,
     return (G, info) if log else G
 
 
-def emd2(a, b, M, processes=1, numItermax=100000, log=False, return_matrix=False,
-         center_dual=True, numThreads=1, check_marginals=True, potentials_init=None):
+def emd2(
+    a: Weights,
+    b: Weights,
+    M: ArrayLike,
+    processes: int = 1,
+    numItermax: int = 100000,
+    log: bool = False,
+    return_matrix: bool = False,
+    center_dual: bool = True,
+    numThreads: Any = 1,
+    check_marginals: bool = True,
+    potentials_init: Any = None,
+) -> Any:
     """The optimal cost ``min_γ ⟨γ, M⟩`` of :func:`emd` (W_p^p for ``M = d^p``). ``b`` may be n × k
     (k target histograms): an array of k costs is returned. With ``log=True`` the dict of
     :func:`emd` is returned too, holding the plan ``G`` when ``return_matrix``."""
     b_arr = None if b is None else as_array(b, "b")
     if b_arr is not None and b_arr.ndim == 2:
         results = [
-            emd2(a, b_arr[:, k], M, numItermax=numItermax, log=log, return_matrix=return_matrix,
-                 center_dual=center_dual, check_marginals=check_marginals)
+            emd2(
+                a,
+                b_arr[:, k],
+                M,
+                numItermax=numItermax,
+                log=log,
+                return_matrix=return_matrix,
+                center_dual=center_dual,
+                check_marginals=check_marginals,
+            )
             for k in range(b_arr.shape[1])
         ]
         if log:
             return np.array([r[0] for r in results]), [r[1] for r in results]
         return np.array(results)
-    G, cost, info = _solve(a, b_arr, M, numItermax, check_marginals, center_dual, log and return_matrix)
+    G, cost, info = _solve(
+        a, b_arr, M, numItermax, check_marginals, center_dual, log and return_matrix
+    )
     if log:
         if return_matrix:
             info["G"] = G
@@ -133,8 +167,17 @@ def _plan_1d(shape, rows, cols, values, dtype, dense):
     return coo_matrix((values.astype(dtype), (rows, cols)), shape=shape)
 
 
-def emd_1d(x_a, x_b, a=None, b=None, metric="sqeuclidean", p=1.0, dense=True, log=False,
-           check_marginals=True):
+def emd_1d(
+    x_a: ArrayLike,
+    x_b: ArrayLike,
+    a: Weights = None,
+    b: Weights = None,
+    metric: str = "sqeuclidean",
+    p: float = 1.0,
+    dense: bool = True,
+    log: bool = False,
+    check_marginals: bool = True,
+) -> Any:
     """The exact OT plan between 1-D measures (the monotone coupling; optimal for convex costs
     ``|x − y|^p``, p ≥ 1). Dense by default, a SciPy COO matrix with ``dense=False``."""
     shape, rows, cols, values, cost, dtype = _solve_1d(x_a, x_b, a, b, metric, p, check_marginals)
@@ -142,7 +185,16 @@ def emd_1d(x_a, x_b, a=None, b=None, metric="sqeuclidean", p=1.0, dense=True, lo
     return (G, {"cost": cost}) if log else G
 
 
-def emd2_1d(x_a, x_b, a=None, b=None, metric="sqeuclidean", p=1.0, dense=True, log=False):
+def emd2_1d(
+    x_a: ArrayLike,
+    x_b: ArrayLike,
+    a: Weights = None,
+    b: Weights = None,
+    metric: str = "sqeuclidean",
+    p: float = 1.0,
+    dense: bool = True,
+    log: bool = False,
+) -> Any:
     """The optimal cost of :func:`emd_1d` (W_p^p); with ``log=True`` also ``{"G": plan}``."""
     shape, rows, cols, values, cost, dtype = _solve_1d(x_a, x_b, a, b, metric, p, True)
     if log:
@@ -150,8 +202,15 @@ def emd2_1d(x_a, x_b, a=None, b=None, metric="sqeuclidean", p=1.0, dense=True, l
     return cost
 
 
-def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, p=1, require_sort=True,
-                   return_plans=False):
+def wasserstein_1d(
+    u_values: ArrayLike,
+    v_values: ArrayLike,
+    u_weights: Weights = None,
+    v_weights: Weights = None,
+    p: float = 1,
+    require_sort: bool = True,
+    return_plans: bool = False,
+) -> Union[float, np.ndarray]:
     """``W_p^p`` between 1-D empirical measures (POT's "OT loss"); values of shape (n, k) hold k
     independent problems (weights (n,) shared or (n, k)), giving k losses."""
     if return_plans:
@@ -171,7 +230,16 @@ def wasserstein_1d(u_values, v_values, u_weights=None, v_weights=None, p=1, requ
         w = np.asarray(w)
         return w if w.ndim == 1 else w[:, k]
 
-    return np.array([
-        emd2_1d(u[:, k], v[:, k], column(u_weights, k), column(v_weights, k), metric="minkowski", p=p)
-        for k in range(u.shape[1])
-    ])
+    return np.array(
+        [
+            emd2_1d(
+                u[:, k],
+                v[:, k],
+                column(u_weights, k),
+                column(v_weights, k),
+                metric="minkowski",
+                p=p,
+            )
+            for k in range(u.shape[1])
+        ]
+    )

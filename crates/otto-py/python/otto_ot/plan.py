@@ -1,12 +1,17 @@
 """Index pairs drawn from a transport plan."""
 
+from typing import Optional, Tuple
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core
 from ._arrays import as_array
 
 
-def sample_plan(pi, n, replace=True, seed=None):
+def sample_plan(
+    pi: ArrayLike, n: int, replace: bool = True, seed: Optional[int] = None
+) -> Tuple[np.ndarray, np.ndarray]:
     """``n`` index pairs ``(i, j)`` drawn from the plan ``pi``: i.i.d. with probability
     ``pi_ij / Σ pi`` when ``replace`` (torchcfm's ``sample_plan``), or, for a plan that is a
     permutation up to scale (exact OT between uniform n-point clouds), the permutation itself

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from . import _core
+from .bregman import NOT_CONVERGED, scalings
 
 OPTIMAL = 1
 MAX_ITER_REACHED = 3
@@ -28,7 +29,7 @@ MAX_ITER_REACHED = 3
 calls = {name: {"otto": 0, "pot": 0} for name in ("emd_c", "emd_1d_sorted", "sinkhorn_log")}
 
 # (module, attribute) pairs that hold each kernel, filled by patch(); the originals, to restore.
-_originals = {}
+_originals: dict = {}
 
 
 def _float64_numpy(*arrays):
@@ -68,47 +69,54 @@ def _emd_1d_sorted(original):
 
 
 def _sinkhorn_log(original):
-    def sinkhorn_log(a, b, M, reg, numItermax=1000, stopThr=1e-9, verbose=False, log=False,
-                     warn=True, warmstart=None, **kwargs):
+    def sinkhorn_log(
+        a,
+        b,
+        M,
+        reg,
+        numItermax=1000,
+        stopThr=1e-9,
+        verbose=False,
+        log=False,
+        warn=True,
+        warmstart=None,
+        **kwargs,
+    ):
         arrays = [np.asarray(x) if isinstance(x, list) else x for x in (a, b)]
         usable = (
             warmstart is None
             and not kwargs
             and _float64_numpy(M)
-            and all(isinstance(x, np.ndarray) and (x.size == 0 or x.dtype == np.float64) for x in arrays)
+            and all(
+                isinstance(x, np.ndarray) and (x.size == 0 or x.dtype == np.float64) for x in arrays
+            )
             and arrays[1].ndim == 1
         )
         if not usable:
             calls["sinkhorn_log"]["pot"] += 1
-            return original(a, b, M, reg, numItermax=numItermax, stopThr=stopThr, verbose=verbose,
-                            log=log, warn=warn, warmstart=warmstart, **kwargs)
+            return original(
+                a,
+                b,
+                M,
+                reg,
+                numItermax=numItermax,
+                stopThr=stopThr,
+                verbose=verbose,
+                log=log,
+                warn=warn,
+                warmstart=warmstart,
+                **kwargs,
+            )
         calls["sinkhorn_log"]["otto"] += 1
         a, b = (x if x.size else None for x in arrays)
         G, _, _, f, g, (status, iterations, error) = _core.sinkhorn(
             a, b, M, float(reg), int(numItermax), float(stopThr), True, None, True
         )
         if status != "converged" and warn:
-            warnings.warn(
-                "Sinkhorn did not converge. You might want to increase the number of iterations "
-                "`numItermax` or the regularization parameter `reg`."
-            )
+            warnings.warn(NOT_CONVERGED, UserWarning, stacklevel=2)
         if not log:
             return G
-        n, m = M.shape
-        wa = np.full(n, 1.0 / n) if a is None else a
-        wb = np.full(m, 1.0 / m) if b is None else b
-        with np.errstate(divide="ignore", over="ignore"):
-            log_u = f / reg + np.log(wa)
-            log_v = g / reg + np.log(wb)
-        u, v = np.exp(log_u), np.exp(log_v)
-        return G, {
-            "err": [error],
-            "niter": iterations,
-            "log_u": log_u,
-            "log_v": log_v,
-            "u": u,
-            "v": v,
-        }
+        return G, {"err": [error], "niter": iterations, **scalings(f, g, reg, a, b)}
 
     return sinkhorn_log
 

@@ -13,7 +13,9 @@ from . import pot
 
 def pytest_addoption(parser):
     group = parser.getgroup("otto_ot")
-    group.addoption("--otto-report", default=None, help="write the routed-call counts and outcomes as JSON")
+    group.addoption(
+        "--otto-report", default=None, help="write the routed-call counts and outcomes as JSON"
+    )
     group.addoption("--otto-pot-off", action="store_true", help="do not patch POT (baseline run)")
 
 
@@ -33,19 +35,24 @@ def pytest_unconfigure(config):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     patched = not config.getoption("--otto-pot-off")
     lines = [f"  {name}: otto {c['otto']}, POT {c['pot']}" for name, c in pot.calls.items()]
-    terminalreporter.write_sep("=", "otto_ot.pot: kernel calls " + ("(patched)" if patched else "(not patched)"))
+    terminalreporter.write_sep(
+        "=", "otto_ot.pot: kernel calls " + ("(patched)" if patched else "(not patched)")
+    )
     for line in lines:
         terminalreporter.write_line(line)
     path = config.getoption("--otto-report")
     if path:
         stats = terminalreporter.stats
         outcomes = {
-            key: sorted(r.nodeid for r in stats.get(key, []) if getattr(r, "when", "call") == "call" or key == "skipped")
+            key: sorted(
+                r.nodeid
+                for r in stats.get(key, [])
+                if getattr(r, "when", "call") == "call" or key == "skipped"
+            )
             for key in ("passed", "failed", "skipped", "error")
         }
         with open(path, "w") as f:
             json.dump({"patched": patched, "calls": pot.calls, "outcomes": outcomes}, f, indent=1)
-
 
 
 def _skip_when(names, values, reason=None, getter=lambda x: x):
