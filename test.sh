@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 cargo test --workspace --release
+cargo build --release -p otto-cli   # the Python tests train runs with it (OTTO_BIN)
 venv=target/py-test-venv
 rm -rf "$venv"
 python3 -m venv "$venv"
@@ -16,5 +17,5 @@ cd crates/otto-py
 "$venv_bin/ruff" format --check python tests tests_torch pot_suite examples
 "$venv_bin/ruff" check python tests tests_torch pot_suite examples
 "$py" -m mypy python/otto_ot --ignore-missing-imports
-"$py" -m pytest -q -p no:cacheprovider tests
+OTTO_BIN="$PWD/../../target/release/otto" "$py" -m pytest -q -p no:cacheprovider tests
 "$py" pot_suite/run.py

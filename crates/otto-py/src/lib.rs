@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod arrays;
 mod errors;
 mod gaussian;
+mod generative;
 mod line;
 mod runtime;
 mod sampling;
@@ -38,6 +39,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runtime::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_panic_in_worker, m)?)?;
+    m.add_class::<generative::Run>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -81,7 +81,7 @@ pub struct PathCoefficients {
 }
 
 /// A conditional probability path `x_t = a_t x0 + b_t x1 + c_t ε` (module documentation).
-pub trait ConditionalPath: Sync {
+pub trait ConditionalPath: Send + Sync {
     /// a_t, b_t, c_t and their derivatives at time t.
     fn coefficients(&self, t: f64) -> PathCoefficients;
 
