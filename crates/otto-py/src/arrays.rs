@@ -55,6 +55,31 @@ pub fn weights(obj: Option<&Bound<'_, PyAny>>, name: &str, n: usize) -> PyResult
     }
 }
 
+/// A transport problem's `(a, b, M)`: the cost matrix and its two histograms (`None`: uniform).
+pub fn problem(
+    a: Option<&Bound<'_, PyAny>>,
+    b: Option<&Bound<'_, PyAny>>,
+    m: &Bound<'_, PyAny>,
+) -> PyResult<(Vec<f64>, Vec<f64>, Matrix)> {
+    let cost = matrix(m, "M")?;
+    let a = weights(a, "a", cost.rows())?;
+    let b = weights(b, "b", cost.cols())?;
+    Ok((a, b, cost))
+}
+
+/// Two weighted point clouds `(x, a)`, `(y, b)`; `names` are the Python names of x and y.
+pub fn clouds(
+    (x, y): (&Bound<'_, PyAny>, &Bound<'_, PyAny>),
+    (a, b): (Option<&Bound<'_, PyAny>>, Option<&Bound<'_, PyAny>>),
+    names: (&str, &str),
+) -> PyResult<(Matrix, Vec<f64>, Matrix, Vec<f64>)> {
+    let x = matrix(x, names.0)?;
+    let y = matrix(y, names.1)?;
+    let a = weights(a, "a", x.rows())?;
+    let b = weights(b, "b", y.rows())?;
+    Ok((x, a, y, b))
+}
+
 fn collect2<T: Copy>(v: ArrayView2<'_, T>, widen: impl Fn(T) -> f64) -> Vec<f64> {
     match v.as_slice() {
         Some(s) => s.iter().map(|&x| widen(x)).collect(),

@@ -5,7 +5,7 @@ use otto_ot::sliced::SlicedW2;
 use otto_ot::{one_d, wasserstein};
 use pyo3::prelude::*;
 
-use crate::arrays::{matrix, vector, weights};
+use crate::arrays::{clouds, vector, weights};
 use crate::errors::input;
 use crate::runtime::run;
 
@@ -64,10 +64,7 @@ pub fn sliced_w2<'py>(
     n_projections: usize,
     seed: u64,
 ) -> PyResult<f64> {
-    let x = matrix(&x, "X_s")?;
-    let y = matrix(&y, "X_t")?;
-    let a = weights(a.as_ref(), "a", x.rows())?;
-    let b = weights(b.as_ref(), "b", y.rows())?;
+    let (x, a, y, b) = clouds((&x, &y), (a.as_ref(), b.as_ref()), ("X_s", "X_t"))?;
     run(py, move |_| {
         SlicedW2::default()
             .projections(n_projections)
@@ -87,10 +84,7 @@ pub fn w2<'py>(
     a: Option<Bound<'py, PyAny>>,
     b: Option<Bound<'py, PyAny>>,
 ) -> PyResult<f64> {
-    let x = matrix(&x, "x")?;
-    let y = matrix(&y, "y")?;
-    let a = weights(a.as_ref(), "a", x.rows())?;
-    let b = weights(b.as_ref(), "b", y.rows())?;
+    let (x, a, y, b) = clouds((&x, &y), (a.as_ref(), b.as_ref()), ("x", "y"))?;
     run(py, move |_| {
         wasserstein::w2_exact(&x, &a, &y, &b).map_err(input)
     })

@@ -8,7 +8,7 @@ use otto_ot::exact::NetworkSimplex;
 use otto_ot::{Matrix, Status};
 use pyo3::prelude::*;
 
-use crate::arrays::{matrix, to_numpy1, to_numpy2, weights};
+use crate::arrays::{clouds, matrix, problem, to_numpy1, to_numpy2};
 use crate::errors::input;
 use crate::runtime::run;
 
@@ -38,9 +38,7 @@ pub fn emd<'py>(
     Bound<'py, PyArray1<f64>>,
     Report,
 )> {
-    let cost = matrix(&m, "M")?;
-    let a = weights(a.as_ref(), "a", cost.rows())?;
-    let b = weights(b.as_ref(), "b", cost.cols())?;
+    let (a, b, cost) = problem(a.as_ref(), b.as_ref(), &m)?;
     let (plan, value, u, v, status) = run(py, move |_| {
         let sol = NetworkSimplex::default()
             .max_iter(max_iter)
@@ -101,9 +99,7 @@ pub fn sinkhorn<'py>(
     Bound<'py, PyArray1<f64>>,
     Report,
 )> {
-    let cost = matrix(&m, "M")?;
-    let a = weights(a.as_ref(), "a", cost.rows())?;
-    let b = weights(b.as_ref(), "b", cost.cols())?;
+    let (a, b, cost) = problem(a.as_ref(), b.as_ref(), &m)?;
     let solver = sinkhorn_solver(reg, max_iter, tol, eps_scaling, rho);
     solver.validate().map_err(input)?;
     let sol = run(py, move |cancel| {
@@ -137,10 +133,7 @@ pub fn sinkhorn_divergence<'py>(
     max_iter: usize,
     tol: f64,
 ) -> PyResult<(f64, f64, f64, f64, Report)> {
-    let x = matrix(&x, "X_s")?;
-    let y = matrix(&y, "X_t")?;
-    let a = weights(a.as_ref(), "a", x.rows())?;
-    let b = weights(b.as_ref(), "b", y.rows())?;
+    let (x, a, y, b) = clouds((&x, &y), (a.as_ref(), b.as_ref()), ("X_s", "X_t"))?;
     let solver = sinkhorn_solver(reg, max_iter, tol, true, None);
     solver.validate().map_err(input)?;
     let d = run(py, move |_| {

@@ -119,6 +119,23 @@ def _over_histograms(solve_one, b, log):
     return losses
 
 
+def _dispatch(a, b, M, reg, method, numItermax, stopThr, log, warn, eps_scaling, return_plan):
+    """``(plan or None, cost, log)`` of one problem; for a 2-D ``b`` (m × k), POT's convention:
+    ``(None, k transport costs, their log)``."""
+    _check_method(method)
+    b_arr = None if b is None else as_array(b, "b")
+    if b_arr is not None and b_arr.ndim == 2:
+        losses = _over_histograms(
+            lambda bk: _solve(
+                a, bk, M, reg, numItermax, stopThr, warn, False, eps_scaling=eps_scaling
+            ),
+            b_arr,
+            log,
+        )
+        return (None, *losses) if log else (None, losses, None)
+    return _solve(a, b_arr, M, reg, numItermax, stopThr, warn, return_plan, eps_scaling=eps_scaling)
+
+
 def sinkhorn(
     a: Weights,
     b: Weights,
@@ -138,18 +155,11 @@ def sinkhorn(
     in POT. With ``log=True`` also a dict: ``niter``, ``err``, ``status``, the potentials ``f``,
     ``g`` (π = a_i b_j exp((f_i + g_j − M_ij)/reg)), POT's scalings ``u``, ``v`` and their logs,
     and the entropic ``objective``. Not converging within ``numItermax`` is a warning."""
-    _check_method(method)
-    b_arr = None if b is None else as_array(b, "b")
-    if b_arr is not None and b_arr.ndim == 2:
-        return _over_histograms(
-            lambda bk: _solve(
-                a, bk, M, reg, numItermax, stopThr, warn, False, eps_scaling=eps_scaling
-            ),
-            b_arr,
-            log,
-        )
-    G, _, info = _solve(a, b_arr, M, reg, numItermax, stopThr, warn, True, eps_scaling=eps_scaling)
-    return (G, info) if log else G
+    G, cost, info = _dispatch(
+        a, b, M, reg, method, numItermax, stopThr, log, warn, eps_scaling, True
+    )
+    result = cost if G is None else G  # a 2-D b: the k transport costs, as POT
+    return (result, info) if log else result
 
 
 def sinkhorn2(
@@ -169,18 +179,8 @@ def sinkhorn2(
 ) -> Any:
     """The transport cost ``⟨π, M⟩`` of the entropic plan (POT's ``sinkhorn2``: the entropy term is
     not included; it is ``log["objective"]``). The plan itself is never formed in NumPy."""
-    _check_method(method)
-    b_arr = None if b is None else as_array(b, "b")
-    if b_arr is not None and b_arr.ndim == 2:
-        return _over_histograms(
-            lambda bk: _solve(
-                a, bk, M, reg, numItermax, stopThr, warn, False, eps_scaling=eps_scaling
-            ),
-            b_arr,
-            log,
-        )
-    _, cost, info = _solve(
-        a, b_arr, M, reg, numItermax, stopThr, warn, False, eps_scaling=eps_scaling
+    _, cost, info = _dispatch(
+        a, b, M, reg, method, numItermax, stopThr, log, warn, eps_scaling, False
     )
     return (cost, info) if log else cost
 
