@@ -4,8 +4,7 @@
 # and POT's own test files run against otto's kernels (crates/otto-py/pot_suite/run.py).
 set -euo pipefail
 cd "$(dirname "$0")"
-cargo test --workspace --release
-cargo build --release -p otto-cli   # the Python tests train runs with it (OTTO_BIN)
+cargo test --workspace --release   # also builds target/release/otto, which the Python tests train runs with
 venv=target/py-test-venv
 rm -rf "$venv"
 python3 -m venv "$venv"
