@@ -70,7 +70,10 @@ fn cost_of(name: &str, r: u64) -> Matrix {
     match kind {
         "gauss" => {
             let mut rng = ChaCha8Rng::seed_from_u64(42);
-            let (x, y) = (gaussian_cloud(&mut rng, n, 0.0), gaussian_cloud(&mut rng, n, 1.0));
+            let (x, y) = (
+                gaussian_cloud(&mut rng, n, 0.0),
+                gaussian_cloud(&mut rng, n, 1.0),
+            );
             squared_euclidean(&x, &y).expect("valid clouds")
         }
         "moons" => {
@@ -86,7 +89,13 @@ fn cost_of(name: &str, r: u64) -> Matrix {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let repeats: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(21);
-    let default = ["gauss_256", "gauss_512", "moons_512", "gauss_1000", "ij_1000"];
+    let default = [
+        "gauss_256",
+        "gauss_512",
+        "moons_512",
+        "gauss_1000",
+        "ij_1000",
+    ];
     let cases: Vec<&str> = if args.len() > 1 {
         args[1..].iter().map(String::as_str).collect()
     } else {
@@ -98,7 +107,10 @@ fn main() {
         let mut cost_sum = 0.0;
         for r in 0..repeats {
             let cost = cost_of(name, r as u64);
-            let (a, b) = (marginal::uniform(cost.rows()), marginal::uniform(cost.cols()));
+            let (a, b) = (
+                marginal::uniform(cost.rows()),
+                marginal::uniform(cost.cols()),
+            );
             let start = Instant::now();
             let sol = NetworkSimplex::default()
                 .solve(&a, &b, &cost)

@@ -36,7 +36,7 @@ use crate::marginal::check_balanced;
 use crate::matrix::Matrix;
 use crate::plan::SparsePlan;
 use crate::status::Status;
-use block_search::{min_reduced, optimize, ActiveArcs, AllArcs};
+use block_search::{min_reduced, optimize, ActiveArcs, AllArcs, Simd};
 use pricing::{price, TASK_ENTRIES};
 use spanning_tree::SpanningTree;
 
@@ -211,6 +211,7 @@ impl NetworkSimplex {
         let (n, m) = (a.len(), b.len());
         let mut tree = SpanningTree::new(a, b, basis.big_m);
         let mut arcs = AllArcs::new(c, n, m);
+        let simd = Simd::detect();
         loop {
             let optimal = optimize(&mut tree, &mut arcs, basis.tol, pivots, max_pivots);
             tree.refresh_potentials();
@@ -220,7 +221,7 @@ impl NetworkSimplex {
                 .chunks_exact(m)
                 .zip(s)
                 .fold(f64::INFINITY, |x, (row, &si)| {
-                    x.min(min_reduced(row, &t[..m], si))
+                    x.min(min_reduced(simd, row, &t[..m], si))
                 });
             let error = min.min(0.0);
             if optimal && min >= -basis.tol {

@@ -101,12 +101,16 @@ impl EnteringArc for ActiveArcs {
 }
 
 /// All n·m arcs `i → n + j` of the n×m row-major cost `c`, arc `(i, j)` at position `i·m + j`.
+/// A block is scanned one row segment at a time: a branch-free minimum of the reduced costs
+/// (compiled for AVX-512 or AVX2 where the processor has them), and only for a segment whose
+/// minimum beats the block's best so far a second pass that finds where it is.
 pub(super) struct AllArcs<'a> {
     c: &'a [f64],
     n: usize,
     m: usize,
     block: usize,
     next: usize,
+    simd: Simd,
 }
 
 impl<'a> AllArcs<'a> {
@@ -117,6 +121,7 @@ impl<'a> AllArcs<'a> {
             m,
             block: block_len(n * m),
             next: 0,
+            simd: Simd::detect(),
         }
     }
 }
@@ -138,8 +143,9 @@ impl EnteringArc for AllArcs<'_> {
             let row = &self.c[p..p + len];
             let cols = &pi_cols[j0..j0 + len];
             let s = pi_rows[i];
-            let (seg_min, k) = argmin_reduced(row, cols, s);
+            let seg_min = min_reduced(self.simd, row, cols, s);
             if seg_min < min {
+                let k = position_of(self.simd, row, cols, s, seg_min);
                 if !tree.has_arc(i as u32, (n + j0 + k) as u32) {
                     min = seg_min;
                     best = Some(p + k);
@@ -176,45 +182,63 @@ impl EnteringArc for AllArcs<'_> {
     }
 }
 
-/// Lanes of the unrolled minimum.
-const LANES: usize = 8;
-
-/// `(min_j r_j, argmin_j r_j)` of `r_j = c_j + s − t_j` (the first index on ties; `(∞, 0)` for
-/// empty slices), branch-free over `LANES` entries at a time.
-#[inline]
-fn argmin_reduced(c: &[f64], t: &[f64], s: f64) -> (f64, usize) {
-    let mut lane_min = [f64::INFINITY; LANES];
-    let mut lane_at = [0usize; LANES];
-    let (c_blocks, t_blocks) = (c.chunks_exact(LANES), t.chunks_exact(LANES));
-    let (c_tail, t_tail) = (c_blocks.remainder(), t_blocks.remainder());
-    for (block, (cb, tb)) in c_blocks.zip(t_blocks).enumerate() {
-        for l in 0..LANES {
-            let r = cb[l] + s - tb[l];
-            let less = r < lane_min[l];
-            lane_min[l] = if less { r } else { lane_min[l] };
-            lane_at[l] = if less { block } else { lane_at[l] };
-        }
-    }
-    let (mut min, mut at) = (f64::INFINITY, 0);
-    for l in 0..LANES {
-        let j = lane_at[l] * LANES + l;
-        if lane_min[l] < min || (lane_min[l] == min && j < at) {
-            (min, at) = (lane_min[l], j);
-        }
-    }
-    let tail = c.len() - c_tail.len();
-    for (k, (&cj, &tj)) in c_tail.iter().zip(t_tail).enumerate() {
-        let r = cj + s - tj;
-        if r < min {
-            (min, at) = (r, tail + k);
-        }
-    }
-    (min, at)
+/// The instruction sets the scans over a row segment are compiled for, chosen at run time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Simd {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    Baseline,
 }
 
-/// `min_j (c_j + s − t_j)`, branch-free over `LANES` entries at a time.
+impl Simd {
+    /// The widest vector unit of this processor.
+    pub(super) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Simd::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Baseline
+    }
+}
+
+/// `min_j (c_j + s − t_j)` (∞ for empty slices), branch-free, compiled for the vector unit
+/// `simd` with enough independent lanes to hide the latency of the minimum.
 #[inline]
-pub(super) fn min_reduced(c: &[f64], t: &[f64], s: f64) -> f64 {
+pub(super) fn min_reduced(simd: Simd, c: &[f64], t: &[f64], s: f64) -> f64 {
+    match simd {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Simd::detect` returns `Avx512` only where the processor has AVX-512F.
+        Simd::Avx512 => unsafe { min_reduced_avx512(c, t, s) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Simd::detect` returns `Avx2` only where the processor has AVX2.
+        Simd::Avx2 => unsafe { min_reduced_avx2(c, t, s) },
+        Simd::Baseline => min_reduced_lanes::<8>(c, t, s),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn min_reduced_avx512(c: &[f64], t: &[f64], s: f64) -> f64 {
+    min_reduced_lanes::<32>(c, t, s)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn min_reduced_avx2(c: &[f64], t: &[f64], s: f64) -> f64 {
+    min_reduced_lanes::<16>(c, t, s)
+}
+
+/// The body of [`min_reduced`] over `LANES` entries at a time, inlined into each
+/// instruction-set variant.
+#[inline(always)]
+fn min_reduced_lanes<const LANES: usize>(c: &[f64], t: &[f64], s: f64) -> f64 {
     let mut lane_min = [f64::INFINITY; LANES];
     let (c_blocks, t_blocks) = (c.chunks_exact(LANES), t.chunks_exact(LANES));
     let (c_tail, t_tail) = (c_blocks.remainder(), t_blocks.remainder());
@@ -229,4 +253,106 @@ pub(super) fn min_reduced(c: &[f64], t: &[f64], s: f64) -> f64 {
         min = min.min(cj + s - tj);
     }
     min
+}
+
+/// The first `j` with `c_j + s − t_j == min`: the same expression as [`min_reduced`], so a
+/// minimum it returned is found exactly.
+#[inline]
+fn position_of(simd: Simd, c: &[f64], t: &[f64], s: f64, min: f64) -> usize {
+    match simd {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `min_reduced`.
+        Simd::Avx512 => unsafe { position_of_avx512(c, t, s, min) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `min_reduced`.
+        Simd::Avx2 => unsafe { position_of_avx2(c, t, s, min) },
+        Simd::Baseline => position_of_lanes::<8>(c, t, s, min),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn position_of_avx512(c: &[f64], t: &[f64], s: f64, min: f64) -> usize {
+    position_of_lanes::<8>(c, t, s, min)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn position_of_avx2(c: &[f64], t: &[f64], s: f64, min: f64) -> usize {
+    position_of_lanes::<4>(c, t, s, min)
+}
+
+/// The body of [`position_of`]: a branch-free test of `LANES` entries at a time, then the first
+/// match inside the block that has one.
+#[inline(always)]
+fn position_of_lanes<const LANES: usize>(c: &[f64], t: &[f64], s: f64, min: f64) -> usize {
+    let (c_blocks, t_blocks) = (c.chunks_exact(LANES), t.chunks_exact(LANES));
+    let mut at = 0;
+    for (cb, tb) in c_blocks.zip(t_blocks) {
+        let mut hit = false;
+        for l in 0..LANES {
+            hit |= cb[l] + s - tb[l] == min;
+        }
+        if hit {
+            break;
+        }
+        at += LANES;
+    }
+    at + c[at..]
+        .iter()
+        .zip(&t[at..])
+        .position(|(&cj, &tj)| cj + s - tj == min)
+        .expect("the minimum is attained")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn segment_scans_agree_with_a_scalar_loop_on_every_instruction_set() {
+        // Truth: a plain scalar loop over the same expression `c_j + s − t_j` (so equality is
+        // exact, no tolerance), on lengths around the lane counts (tails) and with tied minima
+        // (integer values), for the baseline and every vector unit this processor has.
+        let mut sets = vec![Simd::Baseline];
+        if Simd::detect() != Simd::Baseline {
+            sets.push(Simd::detect());
+        }
+        #[cfg(target_arch = "x86_64")]
+        if Simd::detect() == Simd::Avx512 {
+            sets.push(Simd::Avx2);
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for len in (0..70).chain([511, 512, 1000]) {
+            for ties in [false, true] {
+                let draw = |rng: &mut ChaCha8Rng| {
+                    let x: f64 = rng.gen_range(-2.0..2.0);
+                    if ties {
+                        x.round()
+                    } else {
+                        x
+                    }
+                };
+                let c: Vec<f64> = (0..len).map(|_| draw(&mut rng)).collect();
+                let t: Vec<f64> = (0..len).map(|_| draw(&mut rng)).collect();
+                let s = draw(&mut rng);
+                let (mut want, mut at) = (f64::INFINITY, 0);
+                for j in 0..len {
+                    let r = c[j] + s - t[j];
+                    if r < want {
+                        (want, at) = (r, j);
+                    }
+                }
+                for &simd in &sets {
+                    let min = min_reduced(simd, &c, &t, s);
+                    assert_eq!(min, want, "{simd:?}, len {len}");
+                    if len > 0 {
+                        assert_eq!(position_of(simd, &c, &t, s, min), at, "{simd:?}");
+                    }
+                }
+            }
+        }
+    }
 }
