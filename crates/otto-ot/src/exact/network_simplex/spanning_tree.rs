@@ -6,8 +6,8 @@
 //! Nodes `0..n` are the sources (supply `a_i`), `n..n+m` the sinks (demand `b_j`) and `n + m` an
 //! artificial root. Every node is joined to the root by an artificial arc; the real arcs are
 //! `i → n + j` of cost `C_ij`. The basis is a strongly feasible spanning tree stored with the
-//! parent / thread / rev_thread / succ_num / last_succ arrays of LEMON, plus node depths, and the node potentials
-//! `π` satisfy `c_e + π_source − π_target = 0` on every tree arc. The tree knows no arc set: a
+//! parent / thread / rev_thread / succ_num / last_succ arrays of LEMON and node depths, and the
+//! node potentials `π` satisfy `c_e + π_source − π_target = 0` on every tree arc. The tree knows no arc set: a
 //! node's tree arc is the one to its parent, kept with the node (its direction, cost and flow),
 //! and a nonbasic arc carries no flow (the network is uncapacitated). So the same tree serves a
 //! growing list of active arcs and the implicit complete bipartite graph alike.
