@@ -6,7 +6,8 @@
 //! Nodes `0..n` are the sources (supply `a_i`), `n..n+m` the sinks (demand `b_j`) and `n + m` an
 //! artificial root. Every node is joined to the root by an artificial arc; the real arcs are
 //! `i → n + j` of cost `C_ij`. The basis is a strongly feasible spanning tree stored with the
-//! parent / thread / rev_thread / succ_num / last_succ arrays of LEMON and node depths, and the
+//! parent / thread / rev_thread / last_succ arrays of LEMON and node depths (in place of LEMON's
+//! subtree sizes: they find the join of a cycle in one walk and need no update along it), and the
 //! node potentials `π` satisfy `c_e + π_source − π_target = 0` on every tree arc. The tree knows no arc set: a
 //! node's tree arc is the one to its parent, kept with the node (its direction, cost and flow),
 //! and a nonbasic arc carries no flow (the network is uncapacitated). So the same tree serves a
@@ -35,7 +36,6 @@ pub(super) struct SpanningTree {
     pred_flow: Vec<f64>,
     thread: Vec<u32>,
     rev_thread: Vec<u32>,
-    succ_num: Vec<u32>,
     last_succ: Vec<u32>,
     /// Number of tree arcs between `u` and the root.
     depth: Vec<u32>,
@@ -70,7 +70,6 @@ impl SpanningTree {
             pred_flow: vec![0.0; nodes + 1],
             thread: (1..=nodes as u32 + 1).collect(),
             rev_thread: (0..=nodes as u32).map(|u| u.wrapping_sub(1)).collect(),
-            succ_num: vec![1; nodes + 1],
             last_succ: (0..=nodes as u32).collect(),
             depth: vec![1; nodes + 1],
             dirty_revs: Vec::new(),
@@ -79,7 +78,6 @@ impl SpanningTree {
         tree.parent[nodes] = NONE;
         tree.thread[nodes] = 0;
         tree.rev_thread[0] = root;
-        tree.succ_num[nodes] = nodes as u32 + 1;
         tree.last_succ[nodes] = root - 1;
         tree.depth[nodes] = 0;
         let supply = a.iter().copied().chain(b.iter().map(|&w| -w));
@@ -251,13 +249,12 @@ impl SpanningTree {
 
     /// Re-hangs the subtree cut off by the leaving arc below `v_in` (LEMON's
     /// `updateTreeStructure`): reverses the stem from `u_in` to `u_out` (each node there takes
-    /// over the tree arc of the node above it) and updates the thread, subtree sizes and last
-    /// successors in time proportional to the stem and the moved subtrees.
+    /// over the tree arc of the node above it) and updates the thread and last successors in
+    /// time proportional to the stem and the moved subtrees.
     fn update_tree(&mut self, p: &Pivot) {
         let (u_in, v_in, u_out, join) = (p.u_in, p.v_in, p.u_out, p.join);
         let (ui, vi, uo) = (u_in as usize, v_in as usize, u_out as usize);
         let old_rev_thread = self.rev_thread[uo];
-        let old_succ_num = self.succ_num[uo];
         let old_last_succ = self.last_succ[uo];
         let v_out = self.parent[uo];
         let in_up = u_in == p.arc.source;
@@ -315,7 +312,6 @@ impl SpanningTree {
             for &u in &self.dirty_revs {
                 self.rev_thread[self.thread[u as usize] as usize] = u;
             }
-            let mut tmp_sc = 0;
             let tmp_ls = self.last_succ[uo];
             let mut u = u_out;
             while u != u_in {
@@ -323,12 +319,9 @@ impl SpanningTree {
                 self.pred_cost[ux] = self.pred_cost[px];
                 self.pred_flow[ux] = self.pred_flow[px];
                 self.pred_up[ux] = !self.pred_up[px];
-                tmp_sc += self.succ_num[ux] - self.succ_num[px];
-                self.succ_num[ux] = tmp_sc;
                 self.last_succ[px] = tmp_ls;
                 u = px as u32;
             }
-            self.succ_num[ui] = old_succ_num;
         }
         self.pred_up[ui] = in_up;
         self.pred_cost[ui] = p.arc.cost;
@@ -358,16 +351,6 @@ impl SpanningTree {
                 u = self.parent[u as usize];
             }
         }
-        let mut u = v_in;
-        while u != join {
-            self.succ_num[u as usize] += old_succ_num;
-            u = self.parent[u as usize];
-        }
-        let mut u = v_out;
-        while u != join {
-            self.succ_num[u as usize] -= old_succ_num;
-            u = self.parent[u as usize];
-        }
     }
 
     /// Shifts the potentials of the re-hung subtree so that the entering arc has zero reduced
@@ -396,7 +379,7 @@ mod tests {
 
     impl SpanningTree {
         /// Checks every stored quantity against its definition from the parent array alone:
-        /// depth, the thread as a preorder, subtree sizes and last successors, zero reduced
+        /// depth, the thread as a preorder with last successors, zero reduced
         /// cost on tree arcs, flow conservation (supplies `a`, demands `b`) and strong
         /// feasibility (an arc without flow points up).
         fn assert_consistent(&self, a: &[f64], b: &[f64]) {
@@ -410,9 +393,15 @@ mod tests {
                 stack.extend(children(u));
             }
             assert_eq!(order.len(), nodes, "the parent array is a tree");
+            let mut size = vec![1; nodes];
+            for &u in order.iter().rev() {
+                if u != root {
+                    size[self.parent[u] as usize] += size[u];
+                }
+            }
             let mut u = root;
             for _ in 0..nodes {
-                let size = self.succ_num[u] as usize;
+                let size = size[u];
                 let mut w = u;
                 for _ in 1..size {
                     w = self.thread[w] as usize;
