@@ -23,6 +23,8 @@
 //! LEMON and POT) reaches the optimum within 16 pivots per node — it does on point clouds, where
 //! it is faster than the rounds of full pricing. When it does not (costs such as `C_ij = i·j`
 //! that make it pivot through long degenerate sequences), the column generation starts over.
+//! That search scans a single-precision copy of the costs first and switches to the exact costs
+//! for the last pivots and the proof of optimality.
 
 mod block_search;
 mod pricing;
@@ -198,7 +200,8 @@ impl NetworkSimplex {
 
     /// The block search over all n·m arcs, from the initial basis, until `*pivots` reaches
     /// `max_pivots`; `None` when it stopped there short of the optimum with
-    /// `max_pivots < self.max_iter`.
+    /// `max_pivots < self.max_iter`. The search runs in `f32` until it finds no arc, then in
+    /// `f64` to the optimum (see [`AllArcs`]).
     fn run_dense(
         &self,
         basis: &Basis,
@@ -215,6 +218,10 @@ impl NetworkSimplex {
         loop {
             let optimal = optimize(&mut tree, &mut arcs, basis.tol, pivots, max_pivots);
             tree.refresh_potentials();
+            if optimal && !arcs.is_exact() {
+                arcs.make_exact();
+                continue;
+            }
             let pi = tree.potentials();
             let (s, t) = pi.split_at(n);
             let min = c
@@ -704,6 +711,36 @@ mod tests {
             assert_certificate(&a, &b, &cost, &sparse);
             let scale = dense.cost.abs().max(1e-300);
             assert!((dense.cost - sparse.cost).abs() <= 1e-12 * scale);
+        }
+    }
+
+    #[test]
+    fn large_cost_offsets_leave_the_end_to_the_exact_search() {
+        // Truth: the certificate, and the assignment solver's optimal cost (1e-12 relative, so
+        // 10⁻⁸ absolute against differences of order 1 between plans), on costs
+        // `offset + C_ij` with `C_ij` squared distances of order 1: the single-precision block
+        // search leaves every arc of reduced cost above −2⁻²⁰·(max C + 2 max |π|) ≈ −0.02 and
+        // −0.2 to the exact one, which must finish the work. Uniform square problems (n = 130,
+        // 200: above 128², so through the dense-first path).
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        for (n, offset) in [(40, 1e3), (130, 1e4), (200, 1e3)] {
+            let (x, y) = (cloud(&mut rng, n, 2, 0.0), cloud(&mut rng, n, 2, 0.5));
+            let mut cost = squared_euclidean(&x, &y).unwrap();
+            cost.as_mut_slice().iter_mut().for_each(|c| *c += offset);
+            let w = uniform(n);
+            let truth = Assignment::default()
+                .solve(&cost)
+                .unwrap()
+                .into_exact()
+                .cost;
+            let sol = NetworkSimplex::default().solve(&w, &w, &cost).unwrap();
+            assert!(sol.status.is_converged());
+            assert_certificate(&w, &w, &cost, &sol);
+            assert!(
+                (sol.cost - truth).abs() <= 1e-12 * truth,
+                "n = {n}: {} vs {truth}",
+                sol.cost
+            );
         }
     }
 

@@ -27,6 +27,10 @@ pub(super) struct Arc {
 /// The basis and the potentials of the network simplex.
 pub(super) struct SpanningTree {
     pi: Vec<f64>,
+    /// `π` rounded to `f32`, for the single-precision block search.
+    pi_single: Vec<f32>,
+    /// A bound on `max |π|`: exact after a refresh, raised by every potential update since.
+    pi_bound: f64,
     parent: Vec<u32>,
     /// True when the tree arc of `u` is directed from `u` to its parent.
     pred_up: Vec<bool>,
@@ -64,6 +68,8 @@ impl SpanningTree {
         let root = nodes as u32;
         let mut tree = Self {
             pi: vec![0.0; nodes + 1],
+            pi_single: Vec::new(),
+            pi_bound: 0.0,
             parent: vec![root; nodes + 1],
             pred_up: vec![true; nodes + 1],
             pred_cost: vec![0.0; nodes + 1],
@@ -89,12 +95,19 @@ impl SpanningTree {
                 tree.pi[u] = big_m;
             }
         }
+        tree.pi_single = tree.pi.iter().map(|&x| x as f32).collect();
+        tree.pi_bound = tree.pi.iter().fold(0.0, |x, y| x.max(y.abs()));
         tree
     }
 
     /// Node potentials `π` (`c_e + π_source − π_target = 0` on tree arcs).
     pub(super) fn potentials(&self) -> &[f64] {
         &self.pi
+    }
+
+    /// `π` rounded to `f32`, and a bound on `max |π|`.
+    pub(super) fn potentials_single(&self) -> (&[f32], f64) {
+        (&self.pi_single, self.pi_bound)
     }
 
     /// Whether the real arc between row node `source` and column node `target` is in the tree.
@@ -142,6 +155,8 @@ impl SpanningTree {
     pub(super) fn refresh_potentials(&mut self) {
         let root = self.root as usize;
         self.pi[root] = 0.0;
+        self.pi_single[root] = 0.0;
+        self.pi_bound = 0.0;
         let mut u = self.thread[root];
         while u != self.root {
             let ui = u as usize;
@@ -151,6 +166,8 @@ impl SpanningTree {
             } else {
                 self.pi[p] + self.pred_cost[ui]
             };
+            self.pi_single[ui] = self.pi[ui] as f32;
+            self.pi_bound = self.pi_bound.max(self.pi[ui].abs());
             u = self.thread[ui];
         }
     }
@@ -354,19 +371,25 @@ impl SpanningTree {
     }
 
     /// Shifts the potentials of the re-hung subtree so that the entering arc has zero reduced
-    /// cost, and recomputes its depths (in thread order, parents before children).
+    /// cost (and their `f32` copies and bound), and recomputes its depths (in thread order,
+    /// parents before children).
     fn update_potentials(&mut self, p: &Pivot) {
         let (ui, vi) = (p.u_in as usize, p.v_in as usize);
         let c = p.arc.cost;
         let sigma = self.pi[vi] - self.pi[ui] - if self.pred_up[ui] { c } else { -c };
         let end = self.thread[self.last_succ[ui] as usize];
         let mut u = p.u_in;
+        let mut bound = self.pi_bound;
         while u != end {
             let ux = u as usize;
-            self.pi[ux] += sigma;
+            let pi = self.pi[ux] + sigma;
+            self.pi[ux] = pi;
+            self.pi_single[ux] = pi as f32;
+            bound = bound.max(pi.abs());
             self.depth[ux] = self.depth[self.parent[ux] as usize] + 1;
             u = self.thread[ux];
         }
+        self.pi_bound = bound;
     }
 }
 
