@@ -136,12 +136,12 @@ pub(super) struct AllArcs<'a> {
 const SINGLE_MARGIN: f64 = 1.0 / (1u64 << 20) as f64;
 
 impl<'a> AllArcs<'a> {
-    /// The arcs of `c`, searched in `f32` first.
-    pub(super) fn new(c: &'a [f64], n: usize, m: usize) -> Self {
+    /// The arcs of `c` (of largest magnitude `c_max = max |C|`), searched in `f32` first.
+    pub(super) fn new(c: &'a [f64], n: usize, m: usize, c_max: f64) -> Self {
         Self {
             c,
             c_single: c.iter().map(|&x| x as f32).collect(),
-            c_max: c.iter().fold(0.0, |x, y| x.max(y.abs())),
+            c_max,
             n,
             m,
             block: DENSE_BLOCK_FACTOR * block_len(n * m),

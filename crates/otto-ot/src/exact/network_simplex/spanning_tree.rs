@@ -494,7 +494,7 @@ mod tests {
             let total: f64 = b.iter().sum();
             b.iter_mut().for_each(|w| *w /= total);
             let mut tree = SpanningTree::new(&a, &b, 20.0);
-            let mut arcs = AllArcs::new(&c, n, m);
+            let mut arcs = AllArcs::new(&c, n, m, 5.0);
             tree.assert_consistent(&a, &b);
             let mut pivots = 0;
             while let Some(arc) = arcs.find(&tree, 1e-12) {
