@@ -23,6 +23,8 @@
 //! LEMON and POT) reaches the optimum within 16 pivots per node — it does on point clouds, where
 //! it is faster than the rounds of full pricing. When it does not (costs such as `C_ij = i·j`
 //! that make it pivot through long degenerate sequences), the column generation starts over.
+//! That search scans a single-precision copy of the costs first and switches to the exact costs
+//! for the last pivots and the proof of optimality.
 
 mod block_search;
 mod pricing;
@@ -36,7 +38,7 @@ use crate::marginal::check_balanced;
 use crate::matrix::Matrix;
 use crate::plan::SparsePlan;
 use crate::status::Status;
-use block_search::{min_reduced, optimize, ActiveArcs, AllArcs};
+use block_search::{min_reduced, optimize, ActiveArcs, AllArcs, Simd};
 use pricing::{price, TASK_ENTRIES};
 use spanning_tree::SpanningTree;
 
@@ -198,7 +200,8 @@ impl NetworkSimplex {
 
     /// The block search over all n·m arcs, from the initial basis, until `*pivots` reaches
     /// `max_pivots`; `None` when it stopped there short of the optimum with
-    /// `max_pivots < self.max_iter`.
+    /// `max_pivots < self.max_iter`. The search runs in `f32` until it finds no arc, then in
+    /// `f64` to the optimum (see [`AllArcs`]).
     fn run_dense(
         &self,
         basis: &Basis,
@@ -210,17 +213,22 @@ impl NetworkSimplex {
     ) -> Option<Run> {
         let (n, m) = (a.len(), b.len());
         let mut tree = SpanningTree::new(a, b, basis.big_m);
-        let mut arcs = AllArcs::new(c, n, m);
+        let mut arcs = AllArcs::new(c, n, m, basis.scale);
+        let simd = Simd::detect();
         loop {
             let optimal = optimize(&mut tree, &mut arcs, basis.tol, pivots, max_pivots);
             tree.refresh_potentials();
+            if optimal && !arcs.is_exact() {
+                arcs.make_exact();
+                continue;
+            }
             let pi = tree.potentials();
             let (s, t) = pi.split_at(n);
             let min = c
                 .chunks_exact(m)
                 .zip(s)
                 .fold(f64::INFINITY, |x, (row, &si)| {
-                    x.min(min_reduced(row, &t[..m], si))
+                    x.min(min_reduced(simd, row, &t[..m], si))
                 });
             let error = min.min(0.0);
             if optimal && min >= -basis.tol {
@@ -382,17 +390,15 @@ const DENSE_PIVOTS_PER_NODE: usize = 16;
 struct Basis {
     big_m: f64,
     tol: f64,
+    /// `max |C|`.
+    scale: f64,
 }
 
 impl Basis {
     /// For the cost `c`: the artificial cost M (see [`SpanningTree::new`]) and the absolute
     /// tolerance `tolerance·max|C|`.
     fn new(c: &[f64], tolerance: f64) -> Self {
-        let (min_c, max_c) = c
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
-                (lo.min(x), hi.max(x))
-            });
+        let (min_c, max_c) = min_max(c);
         let scale = min_c.abs().max(max_c.abs());
         // Artificial arcs root → sink cost M > max(max C, max C − min C): a unit routed through
         // the root is then always dearer than a direct arc, so none is left at the optimum.
@@ -404,8 +410,28 @@ impl Basis {
         Self {
             big_m,
             tol: tolerance * scale,
+            scale,
         }
     }
+}
+
+/// `(min, max)` of the finite values `c` (`(∞, −∞)` when empty), over independent lanes so that
+/// it vectorizes.
+fn min_max(c: &[f64]) -> (f64, f64) {
+    const LANES: usize = 8;
+    let (mut lo, mut hi) = ([f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
+    let blocks = c.chunks_exact(LANES);
+    let tail = blocks.remainder();
+    for block in blocks {
+        for l in 0..LANES {
+            lo[l] = if block[l] < lo[l] { block[l] } else { lo[l] };
+            hi[l] = if block[l] > hi[l] { block[l] } else { hi[l] };
+        }
+    }
+    let fold = |(a, b): (f64, f64), (&x, &y): (&f64, &f64)| (a.min(x), b.max(y));
+    let init = (f64::INFINITY, f64::NEG_INFINITY);
+    let (lo, hi) = lo.iter().zip(&hi).fold(init, fold);
+    tail.iter().zip(tail).fold((lo, hi), fold)
 }
 
 /// The final basis of a run and how the run stopped.
@@ -703,6 +729,51 @@ mod tests {
             assert_certificate(&a, &b, &cost, &sparse);
             let scale = dense.cost.abs().max(1e-300);
             assert!((dense.cost - sparse.cost).abs() <= 1e-12 * scale);
+        }
+    }
+
+    #[test]
+    fn min_max_matches_a_fold() {
+        // Truth: a sequential fold with f64::min / f64::max, on lengths around the lane count.
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for len in 0..40 {
+            let c: Vec<f64> = (0..len).map(|_| rng.gen_range(-3.0..2.0)).collect();
+            let want = c
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                    (lo.min(x), hi.max(x))
+                });
+            assert_eq!(min_max(&c), want, "len {len}");
+        }
+    }
+
+    #[test]
+    fn large_cost_offsets_leave_the_end_to_the_exact_search() {
+        // Truth: the certificate, and the assignment solver's optimal cost (1e-12 relative, so
+        // 10⁻⁸ absolute against differences of order 1 between plans), on costs
+        // `offset + C_ij` with `C_ij` squared distances of order 1: the single-precision block
+        // search leaves every arc of reduced cost above −2⁻²⁰·(max C + 2 max |π|) ≈ −0.02 and
+        // −0.2 to the exact one, which must finish the work. Uniform square problems (n = 130,
+        // 200: above 128², so through the dense-first path).
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        for (n, offset) in [(40, 1e3), (130, 1e4), (200, 1e3)] {
+            let (x, y) = (cloud(&mut rng, n, 2, 0.0), cloud(&mut rng, n, 2, 0.5));
+            let mut cost = squared_euclidean(&x, &y).unwrap();
+            cost.as_mut_slice().iter_mut().for_each(|c| *c += offset);
+            let w = uniform(n);
+            let truth = Assignment::default()
+                .solve(&cost)
+                .unwrap()
+                .into_exact()
+                .cost;
+            let sol = NetworkSimplex::default().solve(&w, &w, &cost).unwrap();
+            assert!(sol.status.is_converged());
+            assert_certificate(&w, &w, &cost, &sol);
+            assert!(
+                (sol.cost - truth).abs() <= 1e-12 * truth,
+                "n = {n}: {} vs {truth}",
+                sol.cost
+            );
         }
     }
 
