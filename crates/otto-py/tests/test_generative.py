@@ -1,6 +1,6 @@
 """Trained runs from Python against the CLI on the same run (same library, same seeds) and against a
 conservation law (a density integrates to one). The runs are trained here by the otto binary
-(``OTTO_BIN``, default ``target/release/otto``, which ``test.sh`` builds before these tests)."""
+(``OTTO_BIN``, default ``target/release/otto``, which ``.ci/run``'s ``cargo test`` builds before these tests)."""
 
 import os
 import subprocess
