@@ -71,3 +71,12 @@ def check_mass(
     if mass_b > 0 and mass_a != mass_b:
         b = (np.full(m, 1.0 / m) if b is None else b.astype(np.float64)) * (mass_a / mass_b)
     return a, b
+
+
+def as_seed(seed: Optional[int]) -> int:
+    """The seed for otto's generator: ``seed`` itself, or fresh entropy when None."""
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1)[0])
+    if not isinstance(seed, (int, np.integer)):
+        raise InputError("seed must be an int or None (otto does not take a RandomState)")
+    return int(seed)

@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
-from ._arrays import as_array
+from ._arrays import as_array, as_seed
 
 
 def sample_plan(
@@ -18,6 +18,4 @@ def sample_plan(
     (every row and every column exactly once; ``n`` must be the number of rows). Returns two int64
     arrays ``(i, j)``."""
     pi = as_array(pi, "pi", 2)
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
-    return _core.sample_plan(pi, int(n), bool(replace), int(seed))
+    return _core.sample_plan(pi, int(n), bool(replace), as_seed(seed))

@@ -2,11 +2,10 @@
 
 from typing import Any, Optional
 
-import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
-from ._arrays import Weights, as_array, as_weights
+from ._arrays import Weights, as_array, as_seed, as_weights
 
 
 def sliced_wasserstein_distance(
@@ -28,17 +27,13 @@ def sliced_wasserstein_distance(
         raise _core.InputError("projections is not supported: otto draws its directions from seed")
     X_s = as_array(X_s, "X_s", 2)
     X_t = as_array(X_t, "X_t", 2)
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
-    elif not isinstance(seed, (int, np.integer)):
-        raise _core.InputError("seed must be an int or None (otto does not take a RandomState)")
     value = _core.sliced_w2(
         X_s,
         X_t,
         as_weights(a, "a", X_s.shape[0]),
         as_weights(b, "b", X_t.shape[0]),
         int(n_projections),
-        int(seed),
+        as_seed(seed),
     )
     return (value, {}) if log else value
 
