@@ -9,6 +9,9 @@
 # TASKS lists source:target pairs. The default is the paper's data as the torchcfm runner defines
 # it: `dsb-8gaussians:dsb-moons` (the runner's `moon-8gaussians` data, generating the moons) and
 # `gaussian:sk-moons` (N → moons).
+# METHODS takes otto's training methods and `rf`, the SF2M table's rectified flow: an i-cfm run
+# (reused when OUT_DIR already holds it: list i-cfm before rf to evaluate it too), then `--method reflow
+# --from` it, the same STEPS each (2-rectified flow, Liu et al. 2023; MATH.md §8).
 # TRAIN_SIZE=10000 trains on a fixed set of that many points of each built-in data set (the runner's
 # finite training split; a gaussian source stays fresh noise); the default 0 draws fresh points.
 # Usage: bash bench/quality/run.sh [OUT_DIR]   (env: STEPS, TASKS, METHODS, SEEDS, SIZES, TRAIN_SIZE, OTTO_BIN)
@@ -23,8 +26,16 @@ for task in ${TASKS:-dsb-8gaussians:dsb-moons gaussian:sk-moons}; do
   for method in ${METHODS:-ot-cfm i-cfm}; do
     for seed in ${SEEDS:-0 1 2}; do
       run="$out/$source-$target-$method-$seed"
-      "$otto" train --source "$source" --target "$target" --method "$method" --steps "$steps" \
-        --seed "$seed" --train-size "${TRAIN_SIZE:-0}" --out "$run" --quiet
+      if [ "$method" = rf ]; then
+        base="$out/$source-$target-i-cfm-$seed"
+        [ -f "$base/model.safetensors" ] ||
+          "$otto" train --source "$source" --target "$target" --method i-cfm --steps "$steps" \
+            --seed "$seed" --train-size "${TRAIN_SIZE:-0}" --out "$base" --quiet
+        "$otto" train --method reflow --from "$base" --steps "$steps" --seed "$seed" --out "$run" --quiet
+      else
+        "$otto" train --source "$source" --target "$target" --method "$method" --steps "$steps" \
+          --seed "$seed" --train-size "${TRAIN_SIZE:-0}" --out "$run" --quiet
+      fi
       for n in ${SIZES:-10000 1000}; do
         "$otto" eval --run "$run" --n "$n" --json \
           | sed "s/^{/{\"source\":\"$source\",\"target\":\"$target\",\"method\":\"$method\",\"seed\":$seed,\"steps\":$steps,\"train_size\":${TRAIN_SIZE:-0},/"

@@ -42,7 +42,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 987_654_321)]
     test_seed: u64,
     /// Held-out points whose mean negative log-likelihood is reported (the first ones; 0 skips
-    /// it). Needs a source with a known density (gaussian, 8gaussians, dsb-8gaussians).
+    /// it). Needs a source with a known density (gaussian, 8gaussians, dsb-8gaussians, torchdyn-8gaussians).
     #[arg(long, default_value_t = 2000)]
     nll_points: usize,
     /// A class-conditional drifting run: the guidance scale α ≥ 1 of the per-class metrics.

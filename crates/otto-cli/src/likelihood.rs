@@ -41,7 +41,7 @@ enum DequantizationChoice {
 #[command(group(ArgGroup::new("model").required(true).args(["run", "gmm"])))]
 pub struct LikelihoodArgs {
     /// A run directory written by `otto train`; its source must have a known density (gaussian,
-    /// gaussian:D, 8gaussians, dsb-8gaussians).
+    /// gaussian:D, 8gaussians, dsb-8gaussians, torchdyn-8gaussians).
     #[arg(long, value_name = "DIR")]
     run: Option<PathBuf>,
     /// A Gaussian mixture, {"weights": [..], "means": [[..]], "covariances": [[[..]]]} in any

@@ -11,13 +11,13 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use clap::Args;
 use otto::path::Level;
-use otto::sampler::{Diffusion, EulerMaruyama, Solution};
+use otto::sampler::{Diffusion, EulerMaruyama, Record, Solution};
 use otto::train::{Method as TrainMethod, RunDir, TrainConfig, TrainedGenerator, TrainedRun};
 use otto_ot::Matrix;
 
 use crate::npy;
 use crate::report::Report;
-use crate::samplers::{level_error, read_levels, run_ode, DiffusionOptions, Solver};
+use crate::samplers::{level_error, ode_solver, read_levels, DiffusionOptions, Solver};
 
 #[derive(Args)]
 pub struct SampleArgs {
@@ -73,6 +73,11 @@ pub struct SampleArgs {
     /// Output .npy (n × d float64) [default: DIR/samples.npy].
     #[arg(long, value_name = "FILE.npy")]
     pub out: Option<PathBuf>,
+    /// Also write every step's state: a (steps + 1) × n × d float64 .npy, its times t_k (otto's
+    /// time, 0 source → 1 target) in FILE.times.npy beside it. The fixed-step ODE solvers and the
+    /// constant-g SDE (sde, em --g) only.
+    #[arg(long, value_name = "FILE.npy")]
+    pub trajectory: Option<PathBuf>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -92,6 +97,12 @@ impl Inputs {
         let constant_g =
             args.solver == Solver::Sde || (args.solver == Solver::Em && args.g.is_some());
         let diffusion = args.solver.ode_method().is_none() && !constant_g;
+        if args.trajectory.is_some() && (diffusion || args.solver == Solver::Dopri5) {
+            bail!(
+                "--trajectory records the fixed-step ODE solvers (euler, midpoint, heun, rk4) and the constant-g SDE (sde, em --g), not --solver {}",
+                args.solver.name()
+            );
+        }
         if args.levels.is_some() && !diffusion {
             bail!(
                 "--levels sets the noise levels of the diffusion samplers (ddim, dpmpp-*, edm-*, unipc, em without --g, pc), not of --solver {}{}",
@@ -112,18 +123,17 @@ impl Inputs {
 /// through `inputs.levels` or the grid of `--steps`.
 pub fn integrate(trained: &TrainedRun, args: &SampleArgs, inputs: Inputs) -> Result<Solution> {
     let (t0, t1) = trained.interval();
+    let record = if args.trajectory.is_some() {
+        Record::EveryStep
+    } else {
+        Record::Final
+    };
     let given = inputs.x0;
     let prior = |given: Option<Matrix>| given.unwrap_or_else(|| trained.prior(args.n, args.seed));
     if let Some(method) = args.solver.ode_method() {
-        return run_ode(
-            method,
-            &trained.field,
-            &prior(given),
-            t0,
-            t1,
-            args.steps,
-            (args.atol, args.rtol),
-        );
+        return Ok(ode_solver(method, args.steps, (args.atol, args.rtol))
+            .record(record)
+            .solve(&trained.field, &prior(given), t0, t1)?);
     }
     if args.solver == Solver::Sde || (args.solver == Solver::Em && args.g.is_some()) {
         let Some(score_field) = trained.field.with_score() else {
@@ -152,6 +162,7 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs, inputs: Inputs) -> Res
         return Ok(EulerMaruyama::new(Diffusion::Constant(g))
             .steps(args.steps)
             .seed(args.seed)
+            .record(record)
             .solve(score_field, &prior(given), start, t1)?);
     }
     let Some(denoiser) = trained.field.with_denoiser() else {
@@ -214,6 +225,21 @@ fn sample_generator(run: &RunDir, args: &SampleArgs) -> Result<()> {
     Ok(())
 }
 
+/// Writes the recorded states as one (K + 1) × n × d array at `path` and their times beside it
+/// (`FILE.times.npy`), which it returns.
+fn write_trajectory(path: &std::path::Path, solution: &Solution) -> Result<PathBuf> {
+    let states = &solution.trajectory.states;
+    let (n, d) = solution.x.shape();
+    let mut data = Vec::with_capacity(states.len() * n * d);
+    for state in states {
+        data.extend_from_slice(state.as_slice());
+    }
+    npy::write(path, &[states.len(), n, d], &data)?;
+    let times = path.with_extension("times.npy");
+    npy::write(&times, &[states.len()], &solution.trajectory.times)?;
+    Ok(times)
+}
+
 pub fn run(args: SampleArgs) -> Result<()> {
     if args.n == 0 {
         bail!("--n must be at least 1");
@@ -236,6 +262,11 @@ pub fn run(args: SampleArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| run.file("samples.npy"));
     npy::write_matrix(&out, &solution.x)?;
     let mut r = Report::default();
+    if let Some(path) = &args.trajectory {
+        let path_times = write_trajectory(path, &solution)?;
+        r.set("trajectory", path.display().to_string())
+            .set("trajectory_times", path_times.display().to_string());
+    }
     r.set("run", args.run.display().to_string())
         .set("n", solution.x.rows())
         .set("solver", args.solver.name())

@@ -251,6 +251,16 @@ pub fn level_error(error: anyhow::Error, levels_file: Option<&Path>) -> anyhow::
     }
 }
 
+/// The ODE solver `method` with `steps` fixed steps, or Dopri5's `tolerance` (atol, rtol).
+pub fn ode_solver(method: Method, steps: usize, tolerance: (f64, f64)) -> OdeSolver {
+    let solver = OdeSolver::new(method).steps(steps);
+    if method == Method::Dopri5 {
+        solver.tolerances(tolerance.0, tolerance.1)
+    } else {
+        solver
+    }
+}
+
 /// Integrates a velocity field from `t0` to `t1` with the ODE solver `method`.
 pub fn run_ode(
     method: Method,
@@ -261,9 +271,5 @@ pub fn run_ode(
     steps: usize,
     tolerance: (f64, f64),
 ) -> Result<Solution> {
-    let mut solver = OdeSolver::new(method).steps(steps);
-    if method == Method::Dopri5 {
-        solver = solver.tolerances(tolerance.0, tolerance.1);
-    }
-    Ok(solver.solve(field, x, t0, t1)?)
+    Ok(ode_solver(method, steps, tolerance).solve(field, x, t0, t1)?)
 }

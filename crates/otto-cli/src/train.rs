@@ -58,7 +58,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "D")]
     noise_dim: Option<usize>,
     /// drifting: train class-conditionally with classifier-free guidance on a labelled target
-    /// (8gaussians, dsb-8gaussians, moons, checkerboard, drifting-checkerboard, or a file with
+    /// (8gaussians, dsb-8gaussians, torchdyn-8gaussians, moons, checkerboard, drifting-checkerboard, or a file with
     /// --label-column).
     #[arg(long)]
     conditional: bool,

@@ -5,7 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{data, json_of, otto, s, stderr_of, w2, write_npy};
+use common::{data, json_of, otto, read_npy, s, stderr_of, w2, write_npy};
 use serde_json::Value;
 
 /// Brute-force optimum over all permutations of a uniform n×n problem (n ≤ 7), as a mean cost.
@@ -1062,6 +1062,7 @@ fn sb_cfm_and_the_coupling_axis_from_the_command_line() {
         );
     }
     let samples = dir.path().join("sde.npy");
+    let trajectory = dir.path().join("sde-path.npy");
     let moons = dir.path().join("moons.npy");
     data("moons", 500, 7, &moons);
     json_of(&otto(&[
@@ -1076,10 +1077,39 @@ fn sb_cfm_and_the_coupling_axis_from_the_command_line() {
         "500",
         "--out",
         s(&samples),
+        "--trajectory",
+        s(&trajectory),
         "--json",
     ]));
     let w2 = w2(&samples, &moons);
     assert!(w2 < 1.0, "SF2M SDE samples: W2 {w2}");
+    // The recorded path: 101 states of 500 × 2 at t = 10⁻³ (SF2M's start, where the bridge's
+    // score is finite) … 1 in uniform steps; its last state is the sample file itself and its
+    // first the source's N(0, I) draw (moments within 5 s.e. for 1000 coordinates).
+    let (shape, states) = read_npy(&trajectory);
+    assert_eq!(shape, vec![101, 500, 2]);
+    let (_, times) = read_npy(&trajectory.with_extension("times.npy"));
+    assert_eq!(times.len(), 101);
+    assert_eq!((times[0], times[100]), (1e-3, 1.0));
+    assert!((times[50] - (1e-3 + 0.5 * (1.0 - 1e-3))).abs() < 1e-12);
+    assert_eq!(&states[100 * 1000..], &read_npy(&samples).1[..]);
+    let first = &states[..1000];
+    let mean = first.iter().sum::<f64>() / 1000.0;
+    let var = first.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 1000.0;
+    assert!(
+        mean.abs() < 0.16 && (var - 1.0).abs() < 0.23,
+        "{mean} {var}"
+    );
+    let err = stderr_of(&otto(&[
+        "sample",
+        "--run",
+        s(&dir.path().join("sf2m")),
+        "--solver",
+        "dopri5",
+        "--trajectory",
+        s(&trajectory),
+    ]));
+    assert!(err.contains("euler, midpoint, heun, rk4"), "{err}");
     let err = stderr_of(&otto(&[
         "sample",
         "--run",

@@ -3,7 +3,8 @@
 
 1. every test that passes with POT alone passes with the patch, except the differences listed in
    ``KNOWN_DIFFERENCES`` (each explained in ../README.md), which must still be the only ones;
-2. every patched kernel (``emd_c``, ``emd_1d_sorted``, ``sinkhorn_log``) served some calls.
+2. every patched kernel (``emd_c``, ``emd_1d_sorted``, ``sinkhorn_log``, ``sinkhorn_stabilized``)
+   served some calls.
 
 POT's sdist is fetched from PyPI (version pinned to the installed POT, sha256 checked against the
 index) into a temporary directory. Usage: ``python pot_suite/run.py [--keep DIR]``. Exit status 0
@@ -24,13 +25,7 @@ from pathlib import Path
 FILES = ["test_ot.py", "test_bregman.py", "test_1d_solver.py", "test_gaussian.py"]
 
 #: Tests that fail with the patch and pass without it, with why (kept in step with ../README.md).
-KNOWN_DIFFERENCES = {
-    "test_bregman.py::test_sinkhorn_stabilization": (
-        "asserts that POT's sinkhorn_log and sinkhorn_stabilized agree at reg = 1e-5 on costs up to "
-        "9801; both stop at numItermax without converging and return 0.0 (the exact W2² is 99.3); "
-        "otto returns 99.8 with a non-convergence warning"
-    ),
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def fetch_sdist(version, into):

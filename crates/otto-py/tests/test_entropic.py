@@ -35,6 +35,34 @@ def test_same_plan_as_pot_log_domain():
     np.testing.assert_allclose(ours, theirs, atol=1e-11)
 
 
+def test_patched_stabilized_kernel_matches_pot_and_keeps_its_log():
+    # Truth: POT's own sinkhorn_stabilized on the same converging problem; its log's duals must
+    # rebuild the plan as POT defines them, π = exp((α_i + β_j − M_ij)/reg), logu = α/reg.
+    ot = pytest.importorskip("ot")
+    import otto_ot.pot
+
+    _, _, a, b, M = problem(seed=2)
+    reg = 0.5
+    theirs = ot.sinkhorn(
+        a, b, M, reg, method="sinkhorn_stabilized", stopThr=1e-11, numItermax=100000
+    )
+    before = otto_ot.pot.calls["sinkhorn_stabilized"]["otto"]
+    otto_ot.pot.patch()
+    try:
+        G, log = ot.sinkhorn(
+            a, b, M, reg, method="sinkhorn_stabilized", stopThr=1e-11, numItermax=100000, log=True
+        )
+    finally:
+        otto_ot.pot.unpatch()
+    assert otto_ot.pot.calls["sinkhorn_stabilized"]["otto"] == before + 1
+    np.testing.assert_allclose(G, theirs, atol=1e-11)
+    rebuilt = np.exp((log["alpha"][:, None] + log["beta"][None, :] - M) / reg)
+    np.testing.assert_allclose(rebuilt, G, rtol=1e-9)
+    np.testing.assert_allclose(log["logu"], log["alpha"] / reg)
+    np.testing.assert_allclose(log["logv"], log["beta"] / reg)
+    assert log["warmstart"][0] is log["alpha"] and log["n_iter"] > 0
+
+
 def test_unbalanced_fixed_point():
     # Truth: the optimality condition of the KL-penalized problem (Chizat et al. 2018):
     # f = −(reg_m reg/(reg_m + reg)) log Σ_j b_j exp((g_j − M_ij)/reg), i.e. the row marginal is

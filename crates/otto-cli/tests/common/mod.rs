@@ -53,6 +53,14 @@ pub fn write_npy<T: npyz::AutoSerialize + Copy>(
     path
 }
 
+/// A float64 .npy file's shape and values (row-major).
+pub fn read_npy(path: &Path) -> (Vec<u64>, Vec<f64>) {
+    let bytes = std::fs::read(path).unwrap();
+    let file = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = file.shape().to_vec();
+    (shape, file.into_vec().unwrap())
+}
+
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }

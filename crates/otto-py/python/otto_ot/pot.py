@@ -1,13 +1,15 @@
-"""Route POT's inner solvers to otto without changing any POT code: :func:`patch` replaces three
+"""Route POT's inner solvers to otto without changing any POT code: :func:`patch` replaces four
 kernels in POT's modules, so that ``ot.emd``, ``ot.emd2``, ``ot.emd_1d``, ``ot.wasserstein_1d``-free
-paths, ``ot.sinkhorn(method="sinkhorn_log")`` and everything POT builds on them run on otto:
+paths, ``ot.sinkhorn(method="sinkhorn_log" | "sinkhorn_stabilized")`` and everything POT builds on
+them run on otto:
 
 - ``emd_c`` (``ot.lp``'s network simplex),
 - ``emd_1d_sorted`` (``ot.lp.solver_1d``'s 1-D merge),
 - ``sinkhorn_log`` (``ot.bregman``'s log-domain Sinkhorn),
+- ``sinkhorn_stabilized`` (``ot.bregman``'s stabilized Sinkhorn; same problem, same otto solver),
 
 each for NumPy float64 input only; anything else (other backends or dtypes, warm starts, several
-target histograms, p < 1) falls through to POT's own kernel. :data:`calls` counts, per kernel, the
+target histograms, p < 1, reg ≤ 0) falls through to POT's own kernel. :data:`calls` counts, per kernel, the
 calls otto served and those it passed on. :func:`unpatch` restores POT.
 
     import ot, otto_ot.pot
@@ -26,7 +28,10 @@ OPTIMAL = 1
 MAX_ITER_REACHED = 3
 
 #: Per kernel: ``{"otto": calls otto solved, "pot": calls passed on to POT}``.
-calls = {name: {"otto": 0, "pot": 0} for name in ("emd_c", "emd_1d_sorted", "sinkhorn_log")}
+calls = {
+    name: {"otto": 0, "pot": 0}
+    for name in ("emd_c", "emd_1d_sorted", "sinkhorn_log", "sinkhorn_stabilized")
+}
 
 # (module, attribute) pairs that hold each kernel, filled by patch(); the originals, to restore.
 _originals: dict = {}
@@ -68,6 +73,36 @@ def _emd_1d_sorted(original):
     return emd_1d_sorted
 
 
+def _log_domain_usable(a, b, M, reg, warmstart, kwargs):
+    """True when otto can serve a Sinkhorn kernel call: NumPy float64 costs and histograms (or
+    empty ones), one target histogram, a positive finite reg, no warm start, no extra options."""
+    arrays = [np.asarray(x) if isinstance(x, list) else x for x in (a, b)]
+    return (
+        warmstart is None
+        and not kwargs
+        and np.ndim(reg) == 0
+        and 0 < float(reg) < np.inf
+        and _float64_numpy(M)
+        and all(
+            isinstance(x, np.ndarray) and (x.size == 0 or x.dtype == np.float64) for x in arrays
+        )
+        and arrays[1].ndim == 1
+    )
+
+
+def _solve_log_domain(kernel, a, b, M, reg, numItermax, stopThr, warn):
+    """otto's log-domain Sinkhorn for a routed kernel call: the plan, the potentials (f, g), the
+    histograms (None: uniform), iterations and last error; warns as POT does if not converged."""
+    calls[kernel]["otto"] += 1
+    a, b = (x if x.size else None for x in (np.asarray(a), np.asarray(b)))
+    G, _, _, f, g, (status, iterations, error) = _core.sinkhorn(
+        a, b, M, float(reg), int(numItermax), float(stopThr), True, None, True
+    )
+    if status != "converged" and warn:
+        warnings.warn(NOT_CONVERGED, UserWarning, stacklevel=3)
+    return G, f, g, a, b, iterations, error
+
+
 def _sinkhorn_log(original):
     def sinkhorn_log(
         a,
@@ -82,17 +117,7 @@ def _sinkhorn_log(original):
         warmstart=None,
         **kwargs,
     ):
-        arrays = [np.asarray(x) if isinstance(x, list) else x for x in (a, b)]
-        usable = (
-            warmstart is None
-            and not kwargs
-            and _float64_numpy(M)
-            and all(
-                isinstance(x, np.ndarray) and (x.size == 0 or x.dtype == np.float64) for x in arrays
-            )
-            and arrays[1].ndim == 1
-        )
-        if not usable:
+        if not _log_domain_usable(a, b, M, reg, warmstart, kwargs):
             calls["sinkhorn_log"]["pot"] += 1
             return original(
                 a,
@@ -107,18 +132,73 @@ def _sinkhorn_log(original):
                 warmstart=warmstart,
                 **kwargs,
             )
-        calls["sinkhorn_log"]["otto"] += 1
-        a, b = (x if x.size else None for x in arrays)
-        G, _, _, f, g, (status, iterations, error) = _core.sinkhorn(
-            a, b, M, float(reg), int(numItermax), float(stopThr), True, None, True
+        G, f, g, a, b, iterations, error = _solve_log_domain(
+            "sinkhorn_log", a, b, M, reg, numItermax, stopThr, warn
         )
-        if status != "converged" and warn:
-            warnings.warn(NOT_CONVERGED, UserWarning, stacklevel=2)
         if not log:
             return G
         return G, {"err": [error], "niter": iterations, **scalings(f, g, reg, a, b)}
 
     return sinkhorn_log
+
+
+def _sinkhorn_stabilized(original):
+    """POT's ``sinkhorn_stabilized`` (Schmitzer's absorption of the scalings into the duals) solves
+    the same problem as ``sinkhorn_log``; otto serves it with the same log-domain solver (``tau``,
+    the absorption threshold, has no role there) and returns POT's log keys: with
+    π = exp((α_i + β_j − M_ij)/reg), ``alpha`` = f + reg·log a, ``beta`` = g + reg·log b,
+    ``logu`` = α/reg, ``logv`` = β/reg, ``warmstart`` = (α, β)."""
+
+    def sinkhorn_stabilized(
+        a,
+        b,
+        M,
+        reg,
+        numItermax=1000,
+        tau=1e3,
+        stopThr=1e-9,
+        warmstart=None,
+        verbose=False,
+        print_period=20,
+        log=False,
+        warn=True,
+        **kwargs,
+    ):
+        if not _log_domain_usable(a, b, M, reg, warmstart, kwargs):
+            calls["sinkhorn_stabilized"]["pot"] += 1
+            return original(
+                a,
+                b,
+                M,
+                reg,
+                numItermax=numItermax,
+                tau=tau,
+                stopThr=stopThr,
+                warmstart=warmstart,
+                verbose=verbose,
+                print_period=print_period,
+                log=log,
+                warn=warn,
+                **kwargs,
+            )
+        G, f, g, a, b, iterations, error = _solve_log_domain(
+            "sinkhorn_stabilized", a, b, M, reg, numItermax, stopThr, warn
+        )
+        if not log:
+            return G
+        s = scalings(f, g, reg, a, b)
+        alpha, beta = reg * s["log_u"], reg * s["log_v"]
+        return G, {
+            "err": [error],
+            "n_iter": iterations,
+            "logu": s["log_u"],
+            "logv": s["log_v"],
+            "alpha": alpha,
+            "beta": beta,
+            "warmstart": (alpha, beta),
+        }
+
+    return sinkhorn_stabilized
 
 
 def _targets():
@@ -136,11 +216,14 @@ def _targets():
         (ot.lp.solver_1d, "emd_1d_sorted", _emd_1d_sorted),
         (ot.bregman._sinkhorn, "sinkhorn_log", _sinkhorn_log),
         (ot.bregman, "sinkhorn_log", _sinkhorn_log),
+        (ot.bregman._sinkhorn, "sinkhorn_stabilized", _sinkhorn_stabilized),
+        (ot.bregman, "sinkhorn_stabilized", _sinkhorn_stabilized),
     ]
 
 
 def patch():
-    """Routes POT's ``emd_c``, ``emd_1d_sorted`` and ``sinkhorn_log`` to otto (idempotent)."""
+    """Routes POT's ``emd_c``, ``emd_1d_sorted``, ``sinkhorn_log`` and ``sinkhorn_stabilized`` to
+    otto (idempotent)."""
     for module, name, factory in _targets():
         if not hasattr(module, name):
             continue

@@ -158,6 +158,13 @@ impl GaussianMixture {
         Self::octagon(12.0, 1.5 * 1.5)
     }
 
+    /// The torchcfm runner's `gaussians` (torchdyn's generator) as a mixture (the law of
+    /// [`crate::data::Toy::TorchdynEightGaussians`], whose samples fill the modes equally): equal
+    /// weights, means on the circle of radius 5 at the vertices of the octagon, covariance I.
+    pub fn torchdyn_eight_gaussians() -> Self {
+        Self::octagon(5.0, 1.0)
+    }
+
     /// The equal mixture of N(radius·c, variance·I) over the octagon's vertices c in torchcfm's
     /// order (±1, 0), (0, ±1), (±1/√2, ±1/√2).
     fn octagon(radius: f64, variance: f64) -> Self {

@@ -81,6 +81,47 @@ pub fn dsb_eight_gaussians(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
     octagon_mixture(n, 12.0, 1.5, rng)
 }
 
+/// The torchcfm runner's `gaussians` data set (the "N → 8gaussians" column of the flow-matching
+/// and SF2M papers): `TorchDynDataModule` (`runner/src/datamodules/distribution_datamodule.py`,
+/// atong01/conditional-flow-matching) calls torchdyn's `generate_gaussians` with 8 Gaussians of
+/// standard deviation 1 on the circle of radius 5 and `N // 8` points each (torchdyn
+/// `datasets/static_datasets.py`), so the modes are *equally* filled, not drawn at random; each
+/// mode's points also share one offset `noise·N(0, I)` with `noise = 1e-4`. Here the `n mod 8`
+/// points left over go one each to distinct modes chosen at random, and the rows are shuffled.
+pub fn torchdyn_eight_gaussians(n: usize, rng: &mut impl Rng) -> Vec<[f64; 2]> {
+    labelled_torchdyn_eight_gaussians(n, rng)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// [`torchdyn_eight_gaussians`] with each point's mode index (0..8, the order of
+/// [`labelled_octagon_mixture`]); the same random stream.
+pub(super) fn labelled_torchdyn_eight_gaussians(
+    n: usize,
+    rng: &mut impl Rng,
+) -> Vec<([f64; 2], usize)> {
+    const NOISE: f64 = 1e-4;
+    let offsets: Vec<[f64; 2]> = (0..8)
+        .map(|_| [NOISE * normal(rng), NOISE * normal(rng)])
+        .collect();
+    let mut extra: Vec<usize> = (0..8).collect();
+    extra.shuffle(rng);
+    let mut points = Vec::with_capacity(n);
+    for (mode, c) in OCTAGON.iter().enumerate() {
+        let count = n / 8 + usize::from(extra[..n % 8].contains(&mode));
+        for _ in 0..count {
+            let p = [
+                5.0 * c[0] + normal(rng) + offsets[mode][0],
+                5.0 * c[1] + normal(rng) + offsets[mode][1],
+            ];
+            points.push((p, mode));
+        }
+    }
+    points.shuffle(rng);
+    points
+}
+
 /// FFJORD's `pinwheel` (`lib/toy_data.py`, rtqichen/ffjord): five classes c = 0..4; for each
 /// point draw r ~ N(1, 0.3²) (radial) and τ ~ N(0, 0.1²) (tangential), set the angle
 /// a = 2πc/5 + 0.25·e^r, and return 2·(r cos a + τ sin a, −r sin a + τ cos a) (FFJORD's
@@ -154,7 +195,10 @@ pub(super) fn labelled_drifting_checkerboard(
 #[cfg(test)]
 mod tests {
     use super::super::{mean_square_norm, moments, Toy};
+    use super::{labelled_torchdyn_eight_gaussians, OCTAGON};
     use otto_ot::Matrix;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
 
     /// The mean over the rows of the squared distance to the nearest vertex of the octagon of
     /// radius `radius` (the angularly nearest vertex).
@@ -217,6 +261,42 @@ mod tests {
         }
         let nearest = mean_square_distance_to_octagon(&p, 12.0);
         assert!((nearest - 4.5).abs() < 0.05, "{nearest}");
+    }
+
+    #[test]
+    fn torchdyn_eight_gaussians_equal_modes_radius_five_unit_sd() {
+        // Truth: 5c + ε with ‖c‖ = 1, ε ~ N(0, I): per-coordinate variance 25/2 + 1 = 13.5, and
+        // the squared distance to the point's own centre has mean 2 (χ² with 2 degrees of
+        // freedom). 80 000 points: standard errors √(13.5/80000) ≈ 0.013 (mean),
+        // 13.5·√(2/80000) ≈ 0.07 (variance), 2/√80000 ≈ 0.007 (distance).
+        let p = Toy::TorchdynEightGaussians.sample(80_000, 9);
+        let (mean, var) = moments(&p);
+        for j in 0..2 {
+            assert!(mean[j].abs() < 0.06, "{mean:?}");
+            assert!((var[j] - 13.5).abs() < 0.35, "{var:?}");
+        }
+        let labelled = labelled_torchdyn_eight_gaussians(80_000, &mut ChaCha8Rng::seed_from_u64(9));
+        let own = labelled
+            .iter()
+            .map(|(x, mode)| {
+                (x[0] - 5.0 * OCTAGON[*mode][0]).powi(2) + (x[1] - 5.0 * OCTAGON[*mode][1]).powi(2)
+            })
+            .sum::<f64>()
+            / 80_000.0;
+        assert!((own - 2.0).abs() < 0.035, "{own}");
+        // Equal modes: every mode holds ⌊n/8⌋ points, the n mod 8 extra ones in distinct modes.
+        for n in [80_000, 11, 5] {
+            let mut counts = [0usize; 8];
+            for (_, mode) in labelled_torchdyn_eight_gaussians(n, &mut ChaCha8Rng::seed_from_u64(2))
+            {
+                counts[mode] += 1;
+            }
+            let mut sorted = counts;
+            sorted.sort_unstable();
+            let mut expected = [n / 8; 8];
+            expected[8 - n % 8..].iter_mut().for_each(|c| *c += 1);
+            assert_eq!(sorted, expected, "n = {n}: {counts:?}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! | `moons` | torchdyn's two moons with noise 0.2, then 3x − 1 | torchcfm `torchcfm/utils.py` + torchdyn |
 //! | `dsb-moons` | scikit-learn's moons (noise 0.1), standardized (one scalar mean and sd), times 7 | torchcfm `runner/.../two_dim.py` |
 //! | `dsb-8gaussians` | eight Gaussians on the circle of radius 12, standard deviation 1.5 | torchcfm `runner/.../two_dim.py` |
+//! | `torchdyn-8gaussians` | eight equally filled Gaussians on the circle of radius 5, standard deviation 1 | torchcfm `runner/.../distribution_datamodule.py` + torchdyn |
 //! | `circles` | scikit-learn's circles (factor ½, noise 0.05), times 3.5 | torchcfm `runner/.../distribution_datamodule.py` |
 //! | `scurve` | scikit-learn's S curve (noise 0.05), coordinates (0, 2), times 1.5 | torchcfm `runner/.../distribution_datamodule.py` |
 //! | `swissroll` | scikit-learn's swiss roll (noise 1), coordinates (0, 2), divided by 5 | FFJORD `lib/toy_data.py` |
@@ -53,6 +54,9 @@ pub enum Toy {
     /// torchcfm runner's 8 Gaussians of the `moon-8gaussians` benchmark (radius 12, sd 1.5); see
     /// [`mixture::dsb_eight_gaussians`].
     DsbEightGaussians,
+    /// torchcfm runner's `gaussians` (torchdyn: radius 5, sd 1, equal modes), the target of the
+    /// SF2M benchmarks' N → 8gaussians; see [`mixture::torchdyn_eight_gaussians`].
+    TorchdynEightGaussians,
     /// Two concentric circles (torchcfm runner via scikit-learn); see [`curve::circles`].
     Circles,
     /// The S curve seen from the side (torchcfm runner via scikit-learn); see [`curve::s_curve`].
@@ -89,13 +93,14 @@ pub enum ParseToyError {
 
 impl Toy {
     /// Every built-in name, as accepted by [`FromStr`] (`gaussian` also as `gaussian:d`).
-    pub const NAMES: [&'static str; 15] = [
+    pub const NAMES: [&'static str; 16] = [
         "gaussian",
         "8gaussians",
         "moons",
         "sk-moons",
         "dsb-moons",
         "dsb-8gaussians",
+        "torchdyn-8gaussians",
         "circles",
         "scurve",
         "swissroll",
@@ -124,6 +129,7 @@ impl Toy {
             Toy::SklearnMoons => "sk-moons",
             Toy::DsbMoons => "dsb-moons",
             Toy::DsbEightGaussians => "dsb-8gaussians",
+            Toy::TorchdynEightGaussians => "torchdyn-8gaussians",
             Toy::Circles => "circles",
             Toy::SCurve => "scurve",
             Toy::SwissRoll => "swissroll",
@@ -145,13 +151,15 @@ impl Toy {
     }
 
     /// The data set's law as a Gaussian mixture, when it is one: `gaussian:d` (N(0, I_d)),
-    /// `8gaussians` and `dsb-8gaussians`; `None` for the others, whose densities otto does not
+    /// `8gaussians`, `dsb-8gaussians` and `torchdyn-8gaussians` (whose equal mode counts make a
+    /// sample stratified, not i.i.d., from the mixture); `None` for the others, whose densities otto does not
     /// know in closed form.
     pub fn mixture(&self) -> Option<GaussianMixture> {
         match self {
             Toy::Gaussian { dim } => Some(GaussianMixture::standard_normal(*dim)),
             Toy::EightGaussians => Some(GaussianMixture::eight_gaussians()),
             Toy::DsbEightGaussians => Some(GaussianMixture::dsb_eight_gaussians()),
+            Toy::TorchdynEightGaussians => Some(GaussianMixture::torchdyn_eight_gaussians()),
             _ => None,
         }
     }
@@ -169,6 +177,7 @@ impl Toy {
             Toy::SklearnMoons => curve::sklearn_moons(n, &mut rng),
             Toy::DsbMoons => curve::dsb_moons(n, &mut rng),
             Toy::DsbEightGaussians => mixture::dsb_eight_gaussians(n, &mut rng),
+            Toy::TorchdynEightGaussians => mixture::torchdyn_eight_gaussians(n, &mut rng),
             Toy::Circles => curve::circles(n, &mut rng),
             Toy::SCurve => curve::s_curve(n, &mut rng),
             Toy::SwissRoll => curve::swiss_roll(n, &mut rng),
@@ -185,16 +194,18 @@ impl Toy {
 
 impl Toy {
     /// The built-in data sets that carry class labels.
-    pub const LABELLED: [&'static str; 5] = [
+    pub const LABELLED: [&'static str; 6] = [
         "8gaussians",
         "dsb-8gaussians",
+        "torchdyn-8gaussians",
         "moons",
         "checkerboard",
         "drifting-checkerboard",
     ];
 
     /// `n` points and their classes, reproducible from `seed` (the same points as
-    /// [`Toy::sample`]): the mode (0..8) of `8gaussians` and `dsb-8gaussians`, the moon of
+    /// [`Toy::sample`]): the mode (0..8) of `8gaussians`, `dsb-8gaussians` and
+    /// `torchdyn-8gaussians`, the moon of
     /// `moons` (0 upper, 1 lower), the square of `checkerboard` (2·column + ⌊row/2⌋, 0..8, from
     /// the point: its squares have no noise) and the drawn cell of `drifting-checkerboard`
     /// (0..8). Returns the classes' count too; `None` for the unlabelled sets.
@@ -207,6 +218,9 @@ impl Toy {
             ),
             Toy::DsbEightGaussians => {
                 (mixture::labelled_octagon_mixture(n, 12.0, 1.5, &mut rng), 8)
+            }
+            Toy::TorchdynEightGaussians => {
+                (mixture::labelled_torchdyn_eight_gaussians(n, &mut rng), 8)
             }
             Toy::DriftingCheckerboard => (mixture::labelled_drifting_checkerboard(n, &mut rng), 8),
             Toy::Moons | Toy::Checkerboard => {
@@ -258,6 +272,7 @@ impl FromStr for Toy {
             "sk-moons" => Toy::SklearnMoons,
             "dsb-moons" => Toy::DsbMoons,
             "dsb-8gaussians" => Toy::DsbEightGaussians,
+            "torchdyn-8gaussians" => Toy::TorchdynEightGaussians,
             "circles" => Toy::Circles,
             "scurve" => Toy::SCurve,
             "swissroll" => Toy::SwissRoll,
