@@ -8,8 +8,8 @@
 //! - **Ctrl-C.** The caller's thread waits for the job in slices of [`POLL`], releasing the GIL,
 //!   and checks Python's signal handlers between slices; on KeyboardInterrupt the job's cancel
 //!   flag is raised and the exception returns to Python at once. Solvers that poll the flag
-//!   (Sinkhorn) stop at their next iteration; the others finish in the background, their result
-//!   dropped.
+//!   (Sinkhorn at its next iteration, the network simplex at its next pivot) stop; the others
+//!   (1-D, sliced, Gaussian closed forms: short) finish in the background, their result dropped.
 //! - **Panics** are caught in the job and become [`InternalError`], never an unwind into Python.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -64,10 +64,10 @@ pub fn exact_pairs<'py>(
     seed: u64,
 ) -> PyResult<Indices<'py>> {
     let cost = matrix(&m, "M")?;
-    let pairs = run(py, move |_| {
+    let pairs = run(py, move |cancel| {
         let (a, b) = (uniform(cost.rows()), uniform(cost.cols()));
         let mut plan = NetworkSimplex::default()
-            .solve(&a, &b, &cost)
+            .solve_cancellable(&a, &b, &cost, cancel)
             .map_err(input)?
             .plan;
         plan.entries.retain(|e| e.2 > 0.0);

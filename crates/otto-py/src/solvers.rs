@@ -39,10 +39,10 @@ pub fn emd<'py>(
     Report,
 )> {
     let (a, b, cost) = problem(a.as_ref(), b.as_ref(), &m)?;
-    let (plan, value, u, v, status) = run(py, move |_| {
+    let (plan, value, u, v, status) = run(py, move |cancel| {
         let sol = NetworkSimplex::default()
             .max_iter(max_iter)
-            .solve(&a, &b, &cost)
+            .solve_cancellable(&a, &b, &cost, cancel)
             .map_err(input)?;
         let plan = return_plan.then(|| sol.plan.to_dense());
         Ok((plan, sol.cost, sol.u, sol.v, sol.status))

@@ -127,3 +127,40 @@ def test_ctrl_c_interrupts_a_long_solve_within_a_second():
     proc.wait(timeout=30)
     assert line[0] == "interrupted"
     assert float(line[1]) - sent < 1.0
+
+
+def test_ctrl_c_stops_an_exact_solve_and_frees_the_pool():
+    # Truth: with one worker thread, a call made after an interrupted solve waits for that
+    # solve if it still runs. The network simplex polls the cancel flag at every pivot, so the
+    # next call starts at once: it must take well under what was left of the big solve.
+    script = textwrap.dedent(
+        """
+        import sys, time, numpy as np, otto_ot
+        otto_ot.set_num_threads(1)
+        rng = np.random.default_rng(0)
+        C = otto_ot.dist(rng.normal(size=(4000, 2)), rng.normal(size=(4000, 2)) + 0.5)
+        small = otto_ot.dist(rng.normal(size=(20, 2)), rng.normal(size=(20, 2)))
+        start = time.monotonic()
+        otto_ot.emd2([], [], C)
+        print("full", time.monotonic() - start, flush=True)
+        print("ready", flush=True)
+        try:
+            otto_ot.emd2([], [], C)
+            print("finished", flush=True)
+        except KeyboardInterrupt:
+            interrupted = time.monotonic()
+            otto_ot.emd2([], [], small)
+            print("interrupted", interrupted, time.monotonic() - interrupted, flush=True)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    full = float(proc.stdout.readline().split()[1])
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(full / 5)  # well inside the solve
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    line = proc.stdout.readline().split()
+    proc.wait(timeout=60)
+    assert line[0] == "interrupted"
+    assert float(line[1]) - sent < 1.0
+    assert float(line[2]) < 0.5 * full, f"next call took {line[2]} s; the full solve {full} s"

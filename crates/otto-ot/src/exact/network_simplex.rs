@@ -30,6 +30,8 @@ mod block_search;
 mod pricing;
 mod spanning_tree;
 
+use std::sync::atomic::AtomicBool;
+
 use rayon::prelude::*;
 
 use crate::error::{OtError, Result};
@@ -38,7 +40,7 @@ use crate::marginal::check_balanced;
 use crate::matrix::Matrix;
 use crate::plan::SparsePlan;
 use crate::status::Status;
-use block_search::{min_reduced, optimize, ActiveArcs, AllArcs, Simd};
+use block_search::{min_reduced, optimize, ActiveArcs, AllArcs, Budget, Simd};
 use pricing::{price, TASK_ENTRIES};
 use spanning_tree::SpanningTree;
 
@@ -124,17 +126,30 @@ impl NetworkSimplex {
     /// allowed. Returns a basic optimal plan (at most n + m − 1 nonzeros), its cost and dual
     /// potentials with `u_i + v_j ≤ C_ij` (to the tolerance) and equality on the support.
     pub fn solve(&self, a: &[f64], b: &[f64], cost: &Matrix) -> Result<ExactSolution> {
-        self.solve_from(a, b, cost, true)
+        self.solve_from(a, b, cost, true, &AtomicBool::new(false))
     }
 
-    /// [`NetworkSimplex::solve`], with the first try of the block search over all arcs allowed
-    /// or not (see [`NetworkSimplex::run`]).
+    /// [`NetworkSimplex::solve`] that stops with [`OtError::Cancelled`] at the first pivot after
+    /// `cancel` is raised (by another thread; one relaxed load per pivot).
+    pub fn solve_cancellable(
+        &self,
+        a: &[f64],
+        b: &[f64],
+        cost: &Matrix,
+        cancel: &AtomicBool,
+    ) -> Result<ExactSolution> {
+        self.solve_from(a, b, cost, true, cancel)
+    }
+
+    /// [`NetworkSimplex::solve_cancellable`], with the first try of the block search over all
+    /// arcs allowed or not (see [`NetworkSimplex::run`]).
     fn solve_from(
         &self,
         a: &[f64],
         b: &[f64],
         cost: &Matrix,
         dense_first: bool,
+        cancel: &AtomicBool,
     ) -> Result<ExactSolution> {
         self.validate()?;
         let (n, m) = cost.shape();
@@ -150,7 +165,10 @@ impl NetworkSimplex {
         let mass_b: f64 = b.iter().sum();
         let b: Vec<f64> = b.iter().map(|&w| w * (mass / mass_b)).collect();
         let c = cost.as_slice();
-        let run = self.run(a, &b, c, m, dense_first);
+        let run = self.run(a, &b, c, m, dense_first, cancel);
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(OtError::Cancelled);
+        }
         let mut entries: Vec<(usize, usize, f64)> = run
             .tree
             .real_flows()
@@ -179,28 +197,43 @@ impl NetworkSimplex {
     /// generation from scratch when the budget runs out (on costs whose block search pivots
     /// through long degenerate sequences, such as `C_ij = i·j`). Larger problems run the column
     /// generation.
-    fn run(&self, a: &[f64], b: &[f64], c: &[f64], m: usize, dense_first: bool) -> Run {
+    /// A raised `cancel` ends it early with an unfinished tree.
+    fn run(
+        &self,
+        a: &[f64],
+        b: &[f64],
+        c: &[f64],
+        m: usize,
+        dense_first: bool,
+        cancel: &AtomicBool,
+    ) -> Run {
         let n = a.len();
         let basis = Basis::new(c, self.tolerance);
-        let mut pivots = 0;
+        let mut budget = Budget {
+            pivots: 0,
+            max: self.max_iter,
+            cancel,
+        };
         if n * m < COARSE_MIN_ENTRIES {
-            return self
-                .run_dense(&basis, a, b, c, &mut pivots, self.max_iter)
-                .expect("a run without a pivot budget ends optimal or at the iteration cap");
+            return self.run_dense(&basis, a, b, c, &mut budget).expect(
+                "a run without a pivot budget ends optimal, at the iteration cap or cancelled",
+            );
         }
         if dense_first && n * m <= DENSE_MAX_ENTRIES {
-            let budget = DENSE_PIVOTS_PER_NODE.saturating_mul(n + m);
-            let max_pivots = budget.min(self.max_iter);
-            if let Some(run) = self.run_dense(&basis, a, b, c, &mut pivots, max_pivots) {
+            budget.max = DENSE_PIVOTS_PER_NODE
+                .saturating_mul(n + m)
+                .min(self.max_iter);
+            if let Some(run) = self.run_dense(&basis, a, b, c, &mut budget) {
                 return run;
             }
+            budget.max = self.max_iter;
         }
-        self.run_column_generation(&basis, a, b, c, m, pivots)
+        self.run_column_generation(&basis, a, b, c, m, budget)
     }
 
-    /// The block search over all n·m arcs, from the initial basis, until `*pivots` reaches
-    /// `max_pivots`; `None` when it stopped there short of the optimum with
-    /// `max_pivots < self.max_iter`. The search runs in `f32` until it finds no arc, then in
+    /// The block search over all n·m arcs, from the initial basis, until the budget's pivots
+    /// reach its `max`; `None` when it stopped there short of the optimum with
+    /// `max < self.max_iter` (and was not cancelled). The search runs in `f32` until it finds no arc, then in
     /// `f64` to the optimum (see [`AllArcs`]).
     fn run_dense(
         &self,
@@ -208,15 +241,14 @@ impl NetworkSimplex {
         a: &[f64],
         b: &[f64],
         c: &[f64],
-        pivots: &mut usize,
-        max_pivots: usize,
+        budget: &mut Budget,
     ) -> Option<Run> {
         let (n, m) = (a.len(), b.len());
         let mut tree = SpanningTree::new(a, b, basis.big_m);
         let mut arcs = AllArcs::new(c, n, m, basis.scale);
         let simd = Simd::detect();
         loop {
-            let optimal = optimize(&mut tree, &mut arcs, basis.tol, pivots, max_pivots);
+            let optimal = optimize(&mut tree, &mut arcs, basis.tol, budget);
             tree.refresh_potentials();
             if optimal && !arcs.is_exact() {
                 arcs.make_exact();
@@ -233,24 +265,25 @@ impl NetworkSimplex {
             let error = min.min(0.0);
             if optimal && min >= -basis.tol {
                 let status = Status::Converged {
-                    iterations: *pivots,
+                    iterations: budget.pivots,
                     error,
                 };
                 return Some(Run { tree, status });
             }
             if !optimal {
                 let status = Status::IterationCap {
-                    iterations: *pivots,
+                    iterations: budget.pivots,
                     error,
                 };
-                return (*pivots >= self.max_iter).then_some(Run { tree, status });
+                let stop = budget.pivots >= self.max_iter || budget.cancelled();
+                return stop.then_some(Run { tree, status });
             }
         }
     }
 
     /// The column generation: the simplex on a growing set of active arcs, priced against all
-    /// n·m arcs whenever it is optimal there (see the module documentation). `pivots` were spent
-    /// before (they count towards `max_iter`).
+    /// n·m arcs whenever it is optimal there (see the module documentation). The budget's pivots
+    /// were spent before (they count towards its `max`).
     fn run_column_generation(
         &self,
         basis: &Basis,
@@ -258,7 +291,7 @@ impl NetworkSimplex {
         b: &[f64],
         c: &[f64],
         m: usize,
-        mut pivots: usize,
+        mut budget: Budget,
     ) -> Run {
         let n = a.len();
         let tol = basis.tol;
@@ -266,7 +299,17 @@ impl NetworkSimplex {
         let mut arcs = ActiveArcs::default();
         let mut active = vec![0u64; (n * m).div_ceil(64)];
         let k = self.arcs_per_row.min(m);
-        let (row_shift, col_shift) = self.coarse_potentials(a, b, c, m);
+        let (row_shift, col_shift) = self.coarse_potentials(a, b, c, m, budget.cancel);
+        let cancelled = |budget: &Budget| Status::IterationCap {
+            iterations: budget.pivots,
+            error: f64::NAN,
+        };
+        if budget.cancelled() {
+            return Run {
+                status: cancelled(&budget),
+                tree,
+            };
+        }
         let (initial, _) = price(
             c,
             m,
@@ -279,7 +322,11 @@ impl NetworkSimplex {
         add_arcs(&mut arcs, &mut active, c, n, m, &initial);
 
         let status = loop {
-            let optimal = optimize(&mut tree, &mut arcs, tol, &mut pivots, self.max_iter);
+            let optimal = optimize(&mut tree, &mut arcs, tol, &mut budget);
+            if budget.cancelled() {
+                // Skip the pricing pass: the caller discards the run.
+                break cancelled(&budget);
+            }
             tree.refresh_potentials();
             let pi = tree.potentials();
             let fed = tree.fed_by_root();
@@ -293,13 +340,13 @@ impl NetworkSimplex {
             let error = min_reduced.min(0.0);
             if !optimal {
                 break Status::IterationCap {
-                    iterations: pivots,
+                    iterations: budget.pivots,
                     error,
                 };
             }
             if add_arcs(&mut arcs, &mut active, c, n, m, &candidates) == 0 {
                 break Status::Converged {
-                    iterations: pivots,
+                    iterations: budget.pivots,
                     error,
                 };
             }
@@ -313,7 +360,14 @@ impl NetworkSimplex {
     /// spirit of Schmitzer 2016), extended to all rows and columns by c-transforms,
     /// `t_j = min_{i ∈ R} (C_ij − u_i)` and `−s_i = min_{j ∈ S} (C_ij − v_j)`. Zero for small
     /// problems.
-    fn coarse_potentials(&self, a: &[f64], b: &[f64], c: &[f64], m: usize) -> (Vec<f64>, Vec<f64>) {
+    fn coarse_potentials(
+        &self,
+        a: &[f64],
+        b: &[f64],
+        c: &[f64],
+        m: usize,
+        cancel: &AtomicBool,
+    ) -> (Vec<f64>, Vec<f64>) {
         let n = a.len();
         let zero = || (vec![0.0; n], vec![0.0; m]);
         if n * m < COARSE_MIN_ENTRIES || n < 4 || m < 4 {
@@ -332,9 +386,11 @@ impl NetworkSimplex {
             .iter()
             .flat_map(|&i| cols.iter().map(move |&j| c[i * m + j]))
             .collect();
-        let (u_sub, v_sub) = self
-            .run(&a_sub, &b_sub, &c_sub, cols.len(), false)
-            .duals(rows.len());
+        let sub = self.run(&a_sub, &b_sub, &c_sub, cols.len(), false, cancel);
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return zero();
+        }
+        let (u_sub, v_sub) = sub.duals(rows.len());
         let s = c
             .par_chunks(m)
             .with_min_len(TASK_ENTRIES.div_ceil(m))
@@ -692,7 +748,7 @@ mod tests {
                 .cost;
             for dense_first in [true, false] {
                 let sol = NetworkSimplex::default()
-                    .solve_from(&w, &w, &cost, dense_first)
+                    .solve_from(&w, &w, &cost, dense_first, &AtomicBool::new(false))
                     .unwrap();
                 assert_certificate(&w, &w, &cost, &sol);
                 assert!(
@@ -702,6 +758,51 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_raised_cancel_flag_stops_the_solve() {
+        // Truth: the flag is read before every pivot — raised beforehand, both strategies and
+        // the small-problem path return `Cancelled`; raised from another thread a twentieth of
+        // the way into a solve, the solve returns `Cancelled` well before the uncancelled time
+        // (by a margin that absorbs other tests and processes sharing the cores).
+        use std::sync::atomic::Ordering;
+        use std::time::Instant;
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let raised = AtomicBool::new(true);
+        for n in [50, 300] {
+            let (x, y) = (cloud(&mut rng, n, 2, 0.0), cloud(&mut rng, n, 2, 1.0));
+            let cost = squared_euclidean(&x, &y).unwrap();
+            let w = uniform(n);
+            for dense_first in [true, false] {
+                let outcome =
+                    NetworkSimplex::default().solve_from(&w, &w, &cost, dense_first, &raised);
+                assert_eq!(outcome.unwrap_err(), OtError::Cancelled, "n = {n}");
+            }
+        }
+        let n = 3000;
+        let (x, y) = (cloud(&mut rng, n, 2, 0.0), cloud(&mut rng, n, 2, 0.5));
+        let cost = squared_euclidean(&x, &y).unwrap();
+        let w = uniform(n);
+        let started = Instant::now();
+        let solved = NetworkSimplex::default().solve(&w, &w, &cost).unwrap();
+        let full = started.elapsed();
+        assert!(solved.status.is_converged());
+        let cancel = AtomicBool::new(false);
+        let started = Instant::now();
+        let outcome = std::thread::scope(|scope| {
+            let solve =
+                scope.spawn(|| NetworkSimplex::default().solve_cancellable(&w, &w, &cost, &cancel));
+            std::thread::sleep(full / 20);
+            cancel.store(true, Ordering::Relaxed);
+            solve.join().unwrap()
+        });
+        assert_eq!(outcome.unwrap_err(), OtError::Cancelled);
+        let cancelled = started.elapsed();
+        assert!(
+            cancelled < full * 4 / 5,
+            "{cancelled:?} vs {full:?} uncancelled"
+        );
     }
 
     #[test]
@@ -720,10 +821,10 @@ mod tests {
             }
             let (a, b) = (random_weights(&mut rng, n), random_weights(&mut rng, m));
             let dense = NetworkSimplex::default()
-                .solve_from(&a, &b, &cost, true)
+                .solve_from(&a, &b, &cost, true, &AtomicBool::new(false))
                 .unwrap();
             let sparse = NetworkSimplex::default()
-                .solve_from(&a, &b, &cost, false)
+                .solve_from(&a, &b, &cost, false, &AtomicBool::new(false))
                 .unwrap();
             assert_certificate(&a, &b, &cost, &dense);
             assert_certificate(&a, &b, &cost, &sparse);

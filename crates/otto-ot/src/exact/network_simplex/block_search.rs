@@ -7,6 +7,8 @@
 //! √(number of arcs); the search returns the arc of most negative reduced cost
 //! `C_ij + π_i − π_{n+j} < −tol` in the first block that holds one.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::spanning_tree::{Arc, SpanningTree};
 
 /// An arc set the simplex can search for an entering arc.
@@ -16,24 +18,40 @@ pub(super) trait EnteringArc {
     fn find(&mut self, tree: &SpanningTree, tol: f64) -> Option<Arc>;
 }
 
-/// Runs pivots until no arc of `arcs` prices out below `−tol` (returns true) or `*pivots`
-/// reaches `max_pivots` (returns false).
+/// The pivots a run has made and may make, and the flag that stops it early.
+pub(super) struct Budget<'a> {
+    /// Pivots made so far.
+    pub pivots: usize,
+    /// The most pivots allowed.
+    pub max: usize,
+    /// Raised by another thread to stop the solve (one relaxed load per pivot).
+    pub cancel: &'a AtomicBool,
+}
+
+impl Budget<'_> {
+    /// True once the solve was cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs pivots until no arc of `arcs` prices out below `−tol` (returns true), or the budget's
+/// pivots reach its `max` or its cancel flag is raised (returns false).
 pub(super) fn optimize(
     tree: &mut SpanningTree,
     arcs: &mut impl EnteringArc,
     tol: f64,
-    pivots: &mut usize,
-    max_pivots: usize,
+    budget: &mut Budget,
 ) -> bool {
     loop {
         let Some(arc) = arcs.find(tree, tol) else {
             return true;
         };
-        if *pivots >= max_pivots {
+        if budget.pivots >= budget.max || budget.cancelled() {
             return false;
         }
         tree.pivot(arc);
-        *pivots += 1;
+        budget.pivots += 1;
     }
 }
 
