@@ -14,12 +14,15 @@
 # --from` it, the same STEPS each (2-rectified flow, Liu et al. 2023; MATH.md §8).
 # TRAIN_SIZE=10000 trains on a fixed set of that many points of each built-in data set (the runner's
 # finite training split; a gaussian source stays fresh noise); the default 0 draws fresh points.
-# Usage: bash bench/quality/run.sh [OUT_DIR]   (env: STEPS, TASKS, METHODS, SEEDS, SIZES, TRAIN_SIZE, OTTO_BIN)
+# SIGMA overrides the methods' default σ (0.1 for i-cfm/ot-cfm/reflow, 1 for sb-cfm/sf2m).
+# Usage: bash bench/quality/run.sh [OUT_DIR]   (env: STEPS, TASKS, METHODS, SEEDS, SIZES, TRAIN_SIZE, SIGMA, OTTO_BIN)
 set -euo pipefail
 otto="${OTTO_BIN:-target/release/otto}"
 out="${1:-runs/quality}"
 steps="${STEPS:-20000}"
 mkdir -p "$out"
+sigma_args=()
+[ -n "${SIGMA:-}" ] && sigma_args=(--sigma "$SIGMA")
 for task in ${TASKS:-dsb-8gaussians:dsb-moons gaussian:sk-moons}; do
   source="${task%%:*}"
   target="${task#*:}"
@@ -30,15 +33,16 @@ for task in ${TASKS:-dsb-8gaussians:dsb-moons gaussian:sk-moons}; do
         base="$out/$source-$target-i-cfm-$seed"
         [ -f "$base/model.safetensors" ] ||
           "$otto" train --source "$source" --target "$target" --method i-cfm --steps "$steps" \
-            --seed "$seed" --train-size "${TRAIN_SIZE:-0}" --out "$base" --quiet
-        "$otto" train --method reflow --from "$base" --steps "$steps" --seed "$seed" --out "$run" --quiet
+            --seed "$seed" --train-size "${TRAIN_SIZE:-0}" --out "$base" --quiet "${sigma_args[@]}"
+        "$otto" train --method reflow --from "$base" --steps "$steps" --seed "$seed" --out "$run" \
+          --quiet "${sigma_args[@]}"
       else
         "$otto" train --source "$source" --target "$target" --method "$method" --steps "$steps" \
-          --seed "$seed" --train-size "${TRAIN_SIZE:-0}" --out "$run" --quiet
+          --seed "$seed" --train-size "${TRAIN_SIZE:-0}" --out "$run" --quiet "${sigma_args[@]}"
       fi
       for n in ${SIZES:-10000 1000}; do
         "$otto" eval --run "$run" --n "$n" --json \
-          | sed "s/^{/{\"source\":\"$source\",\"target\":\"$target\",\"method\":\"$method\",\"seed\":$seed,\"steps\":$steps,\"train_size\":${TRAIN_SIZE:-0},/"
+          | sed "s/^{/{\"source\":\"$source\",\"target\":\"$target\",\"method\":\"$method\",\"seed\":$seed,\"steps\":$steps,\"sigma\":\"${SIGMA:-default}\",\"train_size\":${TRAIN_SIZE:-0},/"
       done
     done
   done
