@@ -402,14 +402,20 @@ fn solvers_reach_their_orders_on_the_oracle_field() {
 fn killed_run_resumes_bit_for_bit() {
     // Truth: determinism — a run killed (SIGKILL) after a checkpoint and resumed with
     // `--resume` ends with byte-identical weights and log to the same run left uninterrupted
-    // (same seed, same thread count).
+    // (same seed, same thread count); for SF2M, its score network's weights and moments too.
+    for method in ["i-cfm", "sf2m"] {
+        resumes_bit_for_bit(method);
+    }
+}
+
+fn resumes_bit_for_bit(method: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let args = |out: &Path| -> Vec<String> {
         [
             "train",
             "--method",
-            "i-cfm",
+            method,
             "--steps",
             "3000",
             "--checkpoint-every",
@@ -458,9 +464,10 @@ fn killed_run_resumes_bit_for_bit() {
     for f in ["log.jsonl", "checkpoint.safetensors", "checkpoint.json"] {
         assert!(
             std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
-            "{f} differs"
+            "{method}: {f} differs"
         );
     }
+    assert_eq!(b.join("score.safetensors").exists(), method == "sf2m");
 }
 
 #[test]
@@ -1013,7 +1020,7 @@ fn points_whose_squared_distances_overflow_are_refused_by_file() {
 #[test]
 fn sb_cfm_and_the_coupling_axis_from_the_command_line() {
     // Truth: SB-CFM (entropic coupling ε = 2σ², Brownian bridge), OT-CFM with the plan's
-    // permutation and SF2M (exact coupling, bridge, flow + score heads) must move N(0, I) towards
+    // permutation and SF2M (exact coupling, bridge, flow and score networks) must move N(0, I) towards
     // moons: W2 to held-out points below half the noise's (measured after 2000 steps: 0.36, 0.36,
     // 0.35 against 2.04); their likelihood is finite (the bridge's p_0 is the source itself). SF2M's
     // SDE (g = σ by default, the score from its second head) lands there too (measured 0.39 at

@@ -18,7 +18,8 @@ pub struct NetworkField {
     parameterization: Parameterization,
     schedule: Option<Box<dyn Schedule>>,
     preconditioning: Option<EdmPreconditioning>,
-    score_head: Option<f64>,
+    /// SF2M's score network s_θ ≈ (σ²/2)∇log p_t and the bridge's σ.
+    score_network: Option<(Box<NetworkField>, f64)>,
     workspace: Mutex<Option<Workspace>>,
 }
 
@@ -64,31 +65,27 @@ impl NetworkField {
             parameterization,
             schedule,
             preconditioning: None,
-            score_head: None,
+            score_network: None,
             workspace: Mutex::new(None),
         })
     }
 
-    /// SF2M's two-headed network (Tong et al. 2024, "Simulation-free Schrödinger bridges via score
-    /// and flow matching"): outputs 1..d are the velocity v(t, x), outputs d+1..2d are
-    /// `h = λ(t) s_θ` with `s_θ ≈ (σ²/2)∇log p_t` and `λ(t) = 2σ_t/σ²`, σ_t = σ√(t(1 − t)) the
-    /// Brownian bridge's noise — so the score of the marginals is `∇log p_t = h/σ_t`.
-    pub fn with_score_head(mlp: Mlp, sigma: f64) -> Result<Self, FieldError> {
-        let c = mlp.config();
-        if c.output_dim != 2 * c.input_dim {
+    /// SF2M's two networks (Tong et al. 2024, "Simulation-free Schrödinger bridges via score and
+    /// flow matching"; torchcfm's SF2M example): `flow` gives the velocity v(t, x) and `score`
+    /// gives s_θ(t, x) ≈ (σ²/2)∇log p_t (trained with the loss ‖λ(t)s_θ + ε‖², λ(t) = 2σ_t/σ²),
+    /// so the score of the marginals is `∇log p_t = (2/σ²) s_θ`.
+    pub fn with_score_network(flow: Mlp, score: Mlp, sigma: f64) -> Result<Self, FieldError> {
+        let (f, s) = (flow.config(), score.config());
+        if (f.input_dim, f.output_dim) != (s.input_dim, s.output_dim) {
             return Err(FieldError::Dimensions {
-                input: c.input_dim,
-                output: c.output_dim,
+                input: s.input_dim,
+                output: s.output_dim,
             });
         }
-        Ok(Self {
-            mlp,
-            parameterization: Parameterization::Velocity,
-            schedule: None,
-            preconditioning: None,
-            score_head: Some(sigma),
-            workspace: Mutex::new(None),
-        })
+        let mut field = Self::new(flow, Parameterization::Velocity, None)?;
+        let score = Self::new(score, Parameterization::Velocity, None)?;
+        field.score_network = Some((Box::new(score), sigma));
+        Ok(field)
     }
 
     /// Reads the network as EDM's preconditioned F (Karras et al. 2022, eq. 7; see
@@ -111,21 +108,10 @@ impl NetworkField {
         &self.mlp
     }
 
-    /// The field with its score, when the path is affine Gaussian (a schedule is known) or the
-    /// network has SF2M's score head.
+    /// The field with its score, when the path is affine Gaussian (a schedule is known) or SF2M's
+    /// score network is attached.
     pub fn with_score(&self) -> Option<&dyn ScoreField> {
-        (self.schedule.is_some() || self.score_head.is_some()).then_some(self as &dyn ScoreField)
-    }
-
-    /// Columns `[0, d)` (the velocity, or the only head) or `[d, 2d)` (SF2M's score head) of the
-    /// network's n × output_dim values.
-    fn head(&self, value: Matrix, score: bool) -> Matrix {
-        let d = self.mlp.config().input_dim;
-        if value.cols() == d {
-            return value;
-        }
-        let offset = if score { d } else { 0 };
-        Matrix::from_fn(value.rows(), d, |i, j| value.get(i, offset + j))
+        (self.schedule.is_some() || self.score_network.is_some()).then_some(self as &dyn ScoreField)
     }
 
     /// The field as a denoiser, when the path is affine Gaussian (a schedule is known).
@@ -151,7 +137,7 @@ impl NetworkField {
                 let value = self.run(r.time, r.input_scale, x, |mlp, ts, xs, raw, ws| {
                     mlp.forward(ts, xs, raw, ws)
                 });
-                r.conversion.apply(x, &self.head(value, false), out)
+                r.conversion.apply(x, &value, out)
             }
             // Without a schedule only the identity conversion exists; any other request is a
             // misuse that must not pass for a result.
@@ -247,7 +233,7 @@ impl Divergence for NetworkField {
                 let net = self.run(r.time, r.input_scale, x, |mlp, ts, xs, raw, ws| {
                     mlp.jvp_input(ts, xs, &vs, raw, ws)
                 });
-                r.conversion.apply(v, &self.head(net, false), out)
+                r.conversion.apply(v, &net, out)
             }
             None => out.as_mut_slice().fill(f64::NAN),
         }
@@ -298,22 +284,15 @@ impl Divergence for NetworkField {
 }
 
 impl ScoreField for NetworkField {
-    /// The score through the parameterization's conversion, or SF2M's score head `h/σ_t`; only
+    /// The score through the parameterization's conversion, or SF2M's `(2/σ²) s_θ`; only
     /// reachable through [`NetworkField::with_score`], which requires one of them.
     fn score(&self, t: f64, x: &Matrix, out: &mut Matrix) {
-        let Some(sigma) = self.score_head else {
+        let Some((network, sigma)) = &self.score_network else {
             return self.evaluate(t, None, x, Parameterization::Score, out);
         };
-        let h = self.head(
-            self.run(t, 1.0, x, |mlp, ts, xs, raw, ws| {
-                mlp.forward(ts, xs, raw, ws)
-            }),
-            true,
-        );
-        let sigma_t = sigma * (t * (1.0 - t)).sqrt();
-        for (o, h) in out.as_mut_slice().iter_mut().zip(h.as_slice()) {
-            *o = h / sigma_t;
-        }
+        network.velocity(t, x, out);
+        let scale = 2.0 / (sigma * sigma);
+        out.as_mut_slice().iter_mut().for_each(|o| *o *= scale);
     }
 }
 
@@ -461,40 +440,46 @@ mod tests {
     }
 
     #[test]
-    fn the_sf2m_score_head_is_the_second_half_over_the_bridge_noise() {
-        // Truth: the definition of the two-headed read-out — velocity = outputs 1..d, score =
-        // outputs d+1..2d divided by σ_t = σ√(t(1 − t)) — against the network's own forward pass;
-        // the fused divergence of the velocity head equals the JVP path's (f32: 1e-5).
-        let config = MlpConfig::new(2, 4).width(12).activation(Activation::Silu);
-        let mlp = Mlp::new(config, 21).unwrap();
+    fn the_sf2m_score_is_the_score_network_times_two_over_sigma_squared() {
+        // Truth: the definition of SF2M's read-out — velocity = the flow network's output, score
+        // = (2/σ²) × the score network's output — against the networks' own forward passes.
+        let config = MlpConfig::new(2, 2).width(12).activation(Activation::Silu);
+        let (flow, score) = (Mlp::new(config, 21).unwrap(), Mlp::new(config, 22).unwrap());
         let sigma = 0.6;
-        let field = NetworkField::with_score_head(mlp.clone(), sigma).unwrap();
+        let field = NetworkField::with_score_network(flow.clone(), score.clone(), sigma).unwrap();
         let x = Matrix::from_rows(&[vec![0.3, -0.7], vec![1.1, 0.4], vec![-1.0, 1.5]]).unwrap();
         let t = 0.3;
-        let mut raw = vec![0.0f32; 3 * 4];
-        let mut ws = Workspace::new(&mlp, 3);
         let xs: Vec<f32> = x.as_slice().iter().map(|&v| v as f32).collect();
-        mlp.forward(&[t as f32; 3], &xs, &mut raw, &mut ws).unwrap();
+        let (mut raw_v, mut raw_s) = (vec![0.0f32; 6], vec![0.0f32; 6]);
+        flow.forward(
+            &[t as f32; 3],
+            &xs,
+            &mut raw_v,
+            &mut Workspace::new(&flow, 3),
+        )
+        .unwrap();
+        score
+            .forward(
+                &[t as f32; 3],
+                &xs,
+                &mut raw_s,
+                &mut Workspace::new(&score, 3),
+            )
+            .unwrap();
         let (mut v, mut s) = (Matrix::zeros(3, 2), Matrix::zeros(3, 2));
         field.velocity(t, &x, &mut v);
         field.with_score().unwrap().score(t, &x, &mut s);
-        let sigma_t = sigma * (t * (1.0 - t)).sqrt();
-        for i in 0..3 {
-            for j in 0..2 {
-                assert_eq!(v.get(i, j), raw[i * 4 + j] as f64);
-                assert!((s.get(i, j) - raw[i * 4 + 2 + j] as f64 / sigma_t).abs() < 1e-12);
-            }
+        for k in 0..6 {
+            assert_eq!(v.as_slice()[k], raw_v[k] as f64);
+            let want = 2.0 / (sigma * sigma) * raw_s[k] as f64;
+            assert!((s.as_slice()[k] - want).abs() < 1e-12 * want.abs().max(1.0));
         }
-        let (mut div, mut fused, mut u) = (vec![0.0; 3], vec![0.0; 3], Matrix::zeros(3, 2));
-        field.divergence(t, &x, &mut div);
-        field.velocity_and_divergence(t, &x, &mut u, &mut fused);
-        for (a, b) in fused.iter().zip(&div) {
-            assert!((a - b).abs() < 1e-5 * b.abs().max(1.0), "{a} vs {b}");
-        }
-        assert_eq!(u, v);
-        assert!(
-            NetworkField::with_score_head(Mlp::new(MlpConfig::new(2, 2), 1).unwrap(), sigma)
-                .is_err()
-        );
+        let wide = Mlp::new(MlpConfig::new(2, 2).width(12), 1).unwrap();
+        let three = Mlp::new(MlpConfig::new(3, 3), 1).unwrap();
+        assert!(NetworkField::with_score_network(wide, three, sigma).is_err());
+        assert!(NetworkField::new(flow, Parameterization::Velocity, None)
+            .unwrap()
+            .with_score()
+            .is_none());
     }
 }

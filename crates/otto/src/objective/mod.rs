@@ -99,6 +99,19 @@ pub struct Regression {
     pub target: Vec<f32>,
     /// Per-sample weights.
     pub weight: Option<Vec<f32>>,
+    /// SF2M's second regression, of a separate score network on the same inputs.
+    pub score: Option<ScoreRegression>,
+}
+
+/// SF2M's score regression (Tong et al. 2024, eq. 13; torchcfm's SF2M example): the score
+/// network s_θ(t, x_t) ≈ (σ²/2)∇log p_t with the loss `‖λ(t) s_θ + ε‖² = λ(t)²‖s_θ + ε/λ(t)‖²`,
+/// `λ(t) = 2σ_t/σ²` — the target `−ε/λ(t)` with the per-sample weight `λ(t)²`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreRegression {
+    /// `−ε/λ(t)` (n × d, row-major).
+    pub target: Vec<f32>,
+    /// `λ(t)²` per sample.
+    pub weight: Vec<f32>,
 }
 
 /// A regression objective (module documentation).
@@ -115,10 +128,13 @@ pub enum Objective {
     },
     /// SF2M (Tong et al. 2024, AISTATS, "Simulation-free Schrödinger bridges via score and flow
     /// matching", eq. 9–10; MATH.md §8) on the Brownian-bridge interpolant, as one regression of a
-    /// two-headed network (output 2d): the flow head onto the conditional velocity, the score head
-    /// `h = λ(t) s_θ` onto −ε — the loss `‖λ(t) s_θ + ε‖²` with `s_θ ≈ (σ²/2)∇log p_t`,
-    /// `λ(t) = 2σ_t/σ²` (see [`crate::field::NetworkField::with_score_head`]).
-    Sf2m,
+    /// flow network onto the conditional velocity and, as the paper does, a separate score
+    /// network s_θ ≈ (σ²/2)∇log p_t with the loss `‖λ(t) s_θ + ε‖²`, `λ(t) = 2σ_t/σ²`
+    /// ([`ScoreRegression`]; read by [`crate::field::NetworkField::with_score_network`]).
+    Sf2m {
+        /// The bridge's σ.
+        sigma: f64,
+    },
     /// EDM's preconditioned denoiser training.
     Edm {
         /// c_skip, c_out, c_in, c_noise.
@@ -138,7 +154,7 @@ impl Objective {
     /// What the trained network's output means (EDM: the data, through its preconditioning).
     pub fn parameterization(&self) -> Parameterization {
         match self {
-            Objective::FlowMatching | Objective::Sf2m => Parameterization::Velocity,
+            Objective::FlowMatching | Objective::Sf2m { .. } => Parameterization::Velocity,
             Objective::Denoising { target, .. } => *target,
             Objective::Edm { .. } => Parameterization::Data,
         }
@@ -166,22 +182,31 @@ impl Objective {
                     input: to_f32(&sample.xt),
                     target: to_f32(&target),
                     weight: None,
+                    score: None,
                 })
             }
-            Objective::Sf2m => {
+            Objective::Sf2m { sigma } => {
                 let sample = path.sample(x0, x1, rng)?;
                 let velocity = path.conditional_velocity(&sample);
-                let (n, d) = sample.xt.shape();
-                let mut target = Vec::with_capacity(2 * n * d);
-                for i in 0..n {
-                    target.extend(velocity.row(i).iter().map(|&v| v as f32));
-                    target.extend(sample.noise.row(i).iter().map(|&e| -e as f32));
+                let mut score = ScoreRegression {
+                    target: Vec::with_capacity(sample.noise.as_slice().len()),
+                    weight: Vec::with_capacity(sample.t.len()),
+                };
+                for (i, &t) in sample.t.iter().enumerate() {
+                    // λ(t) = 2σ_t/σ², kept off 0 at the ends, where the weight vanishes anyway.
+                    let lambda = (2.0 * (t * (1.0 - t)).sqrt() / sigma).max(1e-6);
+                    score.weight.push((lambda * lambda) as f32);
+                    let noise = sample.noise.row(i);
+                    score
+                        .target
+                        .extend(noise.iter().map(|&e| (-e / lambda) as f32));
                 }
                 Ok(Regression {
                     time: sample.t.iter().map(|&t| t as f32).collect(),
                     input: to_f32(&sample.xt),
-                    target,
+                    target: to_f32(&velocity),
                     weight: None,
+                    score: Some(score),
                 })
             }
             Objective::Denoising { target, weighting } => {
@@ -214,6 +239,7 @@ impl Objective {
                     input: to_f32(&sample.xt),
                     target: values,
                     weight,
+                    score: None,
                 })
             }
             Objective::Edm {
@@ -244,6 +270,7 @@ impl Objective {
                     input,
                     target,
                     weight: None,
+                    score: None,
                 })
             }
         }
@@ -358,35 +385,43 @@ mod tests {
     }
 
     #[test]
-    fn sf2m_regresses_the_bridge_velocity_and_minus_the_noise() {
+    fn sf2m_regresses_the_bridge_velocity_and_the_scaled_score() {
         // Truth: MATH.md §8 — on the Brownian bridge x_t = (1 − t)x0 + t x1 + σ√(t(1 − t)) ε the
-        // flow target is u = (1 − 2t)/(2t(1 − t))(x_t − μ_t) + x1 − x0 and the score head's target
-        // −ε (its loss ‖λ s_θ + ε‖²), written out directly; rows are [u, −ε] (2d values).
+        // flow target is u = (1 − 2t)/(2t(1 − t))(x_t − μ_t) + x1 − x0, and the score network's
+        // loss ‖λ s_θ + ε‖² with λ = 2σ√(t(1 − t))/σ² is λ²‖s_θ − (−ε/λ)‖²: target −ε/λ, weight
+        // λ²; all written out directly from x_t, x0, x1.
         use crate::path::Interpolant;
         let (x0, x1) = batch(32);
         let sigma = 0.7;
         let path = Interpolant::brownian_bridge(sigma).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(9);
-        let r = Objective::Sf2m
+        let r = Objective::Sf2m { sigma }
             .regression(&path, None, &x0, &x1, &mut rng)
             .unwrap();
-        assert_eq!(r.target.len(), 32 * 4);
+        let score = r.score.expect("SF2M has a score regression");
+        assert_eq!(
+            (r.target.len(), score.target.len(), score.weight.len()),
+            (64, 64, 32)
+        );
         for i in 0..32 {
             let t = r.time[i] as f64;
+            let lambda = 2.0 * sigma * (t * (1.0 - t)).sqrt() / (sigma * sigma);
+            assert!((score.weight[i] as f64 - lambda * lambda).abs() < 1e-5 * lambda * lambda);
             for j in 0..2 {
                 let mu = (1.0 - t) * x0.get(i, j) + t * x1.get(i, j);
                 let xt = r.input[i * 2 + j] as f64;
                 let eps = (xt - mu) / (sigma * (t * (1.0 - t)).sqrt());
                 let u = (1.0 - 2.0 * t) / (2.0 * t * (1.0 - t)) * (xt - mu) + x1.get(i, j)
                     - x0.get(i, j);
-                let (got_u, got_s) = (r.target[i * 4 + j] as f64, r.target[i * 4 + 2 + j] as f64);
+                let (got_u, got_s) = (r.target[i * 2 + j] as f64, score.target[i * 2 + j] as f64);
                 assert!(
                     (got_u - u).abs() < 1e-3 * u.abs().max(1.0),
                     "u {got_u} vs {u}"
                 );
+                let want = -eps / lambda;
                 assert!(
-                    (got_s + eps).abs() < 1e-3 * eps.abs().max(1.0),
-                    "−ε {got_s} vs {eps}"
+                    (got_s - want).abs() < 1e-3 * want.abs().max(1.0),
+                    "−ε/λ {got_s} vs {want}"
                 );
             }
         }

@@ -1,7 +1,9 @@
 //! Checkpoints: everything `otto train --resume` needs to continue a run bit for bit — the
 //! weights, AdamW's moments and step, the EMA, the completed step and the position of the run's
 //! random stream. Written as `checkpoint.safetensors` (tensors, with the step in its metadata) and
-//! `checkpoint.json`, each atomically, plus `model.safetensors` (and `ema.safetensors`) for use.
+//! `checkpoint.json`, each atomically, plus `model.safetensors` (and `ema.safetensors`) for use;
+//! SF2M's score network goes under the same names with a `score_` prefix (tensors, JSON keys) and
+//! into `score.safetensors` (and `score-ema.safetensors`).
 
 use std::collections::HashMap;
 
@@ -13,19 +15,34 @@ use serde_json::json;
 
 use super::config::TrainConfig;
 use super::run::{RunDir, RunError};
-use super::trainer::{optimizer, TrainError, TrainState};
-use crate::network::{Ema, Mlp, MlpConfig};
+use super::trainer::{optimizer, Net, TrainError, TrainState};
+use crate::network::{AdamW, Ema, Mlp, MlpConfig};
 
-/// A loaded checkpoint.
-pub struct Checkpoint {
-    /// Completed optimizer steps.
-    pub step: usize,
+/// One network's part of a checkpoint: weights, AdamW's moments and step, the EMA.
+struct NetParts {
     params: Vec<f32>,
     adam_m: Vec<f32>,
     adam_v: Vec<f32>,
     adam_step: u64,
     ema: Option<Vec<f32>>,
+}
+
+/// A loaded checkpoint.
+pub struct Checkpoint {
+    /// Completed optimizer steps.
+    pub step: usize,
+    main: NetParts,
+    score: Option<NetParts>,
     rng_word_pos: u128,
+}
+
+/// The file names of a network's weights for use: (model, EMA).
+pub(super) fn model_files(score: bool) -> (&'static str, &'static str) {
+    if score {
+        ("score.safetensors", "score-ema.safetensors")
+    } else {
+        ("model.safetensors", "ema.safetensors")
+    }
 }
 
 fn bytes(v: &[f32]) -> Vec<u8> {
@@ -42,39 +59,51 @@ fn invalid(run: &RunDir, name: &str, reason: impl Into<String>) -> TrainError {
 impl Checkpoint {
     /// Writes the checkpoint files and the model (and EMA) weights of `state`.
     pub fn save(run: &RunDir, state: &TrainState) -> Result<(), TrainError> {
-        let (m, v) = state.optimizer.moments();
-        let mut tensors = vec![
-            ("params", bytes(state.mlp.params())),
-            ("adam_m", bytes(m)),
-            ("adam_v", bytes(v)),
-        ];
-        if let Some(ema) = &state.ema {
-            tensors.push(("ema", bytes(ema.shadow())));
+        // (tensor-name prefix, network, optimizer, EMA) of the main and the score network.
+        let nets: Vec<(&str, &Mlp, &AdamW, Option<&Ema>)> =
+            std::iter::once(("", &state.mlp, &state.optimizer, state.ema.as_ref()))
+                .chain(
+                    state
+                        .score
+                        .as_ref()
+                        .map(|net| ("score_", &net.mlp, &net.optimizer, net.ema.as_ref())),
+                )
+                .collect();
+        let mut tensors = Vec::new();
+        for &(prefix, mlp, optimizer, ema) in &nets {
+            let (m, v) = optimizer.moments();
+            tensors.push((format!("{prefix}params"), bytes(mlp.params())));
+            tensors.push((format!("{prefix}adam_m"), bytes(m)));
+            tensors.push((format!("{prefix}adam_v"), bytes(v)));
+            if let Some(ema) = ema {
+                tensors.push((format!("{prefix}ema"), bytes(ema.shadow())));
+            }
         }
         let views: Vec<(&str, TensorView)> = tensors
             .iter()
             .map(|(name, data)| {
                 let view = TensorView::new(Dtype::F32, vec![data.len() / 4], data)
                     .expect("the byte length matches the shape");
-                (*name, view)
+                (name.as_str(), view)
             })
             .collect();
         let metadata = HashMap::from([("step".to_string(), state.step.to_string())]);
         let blob = safetensors::serialize(views, Some(metadata))
             .map_err(|e| invalid(run, "checkpoint.safetensors", e.to_string()))?;
         run.write("checkpoint.safetensors", &blob)?;
-        let info = json!({
+        let mut info = json!({
             "step": state.step,
-            "adam_step": state.optimizer.step_count(),
             "rng_word_pos": state.rng.get_word_pos().to_string(),
         });
-        run.write("checkpoint.json", info.to_string().as_bytes())?;
-        state.mlp.save_safetensors(run.file("model.safetensors"))?;
-        if let Some(ema) = &state.ema {
-            state
-                .mlp
-                .save_params_safetensors(ema.shadow(), run.file("ema.safetensors"))?;
+        for &(prefix, mlp, optimizer, ema) in &nets {
+            info[format!("{prefix}adam_step")] = json!(optimizer.step_count());
+            let (model, ema_file) = model_files(!prefix.is_empty());
+            mlp.save_safetensors(run.file(model))?;
+            if let Some(ema) = ema {
+                mlp.save_params_safetensors(ema.shadow(), run.file(ema_file))?;
+            }
         }
+        run.write("checkpoint.json", info.to_string().as_bytes())?;
         Ok(())
     }
 
@@ -95,7 +124,6 @@ impl Checkpoint {
                 .ok_or_else(|| invalid(run, "checkpoint.json", format!("missing '{key}'")))
         };
         let step = field("step")? as usize;
-        let adam_step = field("adam_step")?;
         let rng_word_pos: u128 = info["rng_word_pos"]
             .as_str()
             .and_then(|s| s.parse().ok())
@@ -138,23 +166,72 @@ impl Checkpoint {
                 )
             })
         };
+        let parts = |prefix: &str| -> Result<NetParts, TrainError> {
+            Ok(NetParts {
+                params: need(&format!("{prefix}params"))?,
+                adam_m: need(&format!("{prefix}adam_m"))?,
+                adam_v: need(&format!("{prefix}adam_v"))?,
+                adam_step: field(&format!("{prefix}adam_step"))?,
+                ema: read(&format!("{prefix}ema"))?,
+            })
+        };
+        let score = match read("score_params")? {
+            Some(_) => Some(parts("score_")?),
+            None => None,
+        };
         Ok(Self {
             step,
-            params: need("params")?,
-            adam_m: need("adam_m")?,
-            adam_v: need("adam_v")?,
-            adam_step,
-            ema: read("ema")?,
+            main: parts("")?,
+            score,
             rng_word_pos,
         })
     }
 
-    /// Rebuilds the training state for the network `mlp_config` of the run's `config`.
+    /// Rebuilds the training state for the network `mlp_config` of the run's `config` (SF2M:
+    /// also its score network, of the same configuration).
     pub fn into_state(
         self,
         mlp_config: MlpConfig,
         config: &TrainConfig,
     ) -> Result<TrainState, TrainError> {
+        let wants_score = config.method == super::config::Method::Sf2m;
+        if wants_score != self.score.is_some() {
+            return Err(TrainError::Config(format!(
+                "the checkpoint {} a score network but the configured {} run {}",
+                if self.score.is_some() {
+                    "holds"
+                } else {
+                    "lacks"
+                },
+                config.method.name(),
+                if wants_score {
+                    "needs one (SF2M trains two networks)"
+                } else {
+                    "has none"
+                }
+            )));
+        }
+        let main = self.main.into_net(mlp_config, config)?;
+        let score = self
+            .score
+            .map(|parts| parts.into_net(mlp_config, config))
+            .transpose()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        rng.set_word_pos(self.rng_word_pos);
+        Ok(TrainState {
+            step: self.step,
+            mlp: main.mlp,
+            optimizer: main.optimizer,
+            ema: main.ema,
+            rng,
+            score,
+        })
+    }
+}
+
+impl NetParts {
+    /// The network `mlp_config` with these weights, optimizer state and EMA.
+    fn into_net(self, mlp_config: MlpConfig, config: &TrainConfig) -> Result<Net, TrainError> {
         let mut mlp = Mlp::new(mlp_config, config.seed)?;
         if self.params.len() != mlp.num_params() {
             return Err(TrainError::Config(format!(
@@ -164,8 +241,8 @@ impl Checkpoint {
             )));
         }
         mlp.params_mut().copy_from_slice(&self.params);
-        let mut opt = optimizer(config, mlp.num_params());
-        opt.set_state(self.adam_step, &self.adam_m, &self.adam_v)?;
+        let mut optimizer = optimizer(config, mlp.num_params());
+        optimizer.set_state(self.adam_step, &self.adam_m, &self.adam_v)?;
         let ema = match self.ema {
             Some(shadow) => {
                 let mut ema = Ema::new(config.ema_decay as f32, &shadow)?;
@@ -174,14 +251,10 @@ impl Checkpoint {
             }
             None => None,
         };
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        rng.set_word_pos(self.rng_word_pos);
-        Ok(TrainState {
-            step: self.step,
+        Ok(Net {
             mlp,
-            optimizer: opt,
+            optimizer,
             ema,
-            rng,
         })
     }
 }

@@ -21,7 +21,8 @@ pub enum Method {
     /// pairs (x0, ODE(x0)) drawn once from the trained run `from` (k-RF after k − 1 reflows).
     Reflow,
     /// SF2M: exact OT coupling (or --coupling sinkhorn), Brownian bridge, flow and score
-    /// regressions on one two-headed network; sampled by the SDE with g = σ (Tong et al. 2024).
+    /// regressions on two networks (flow, and the score (σ²/2)∇log p_t); sampled by the SDE with
+    /// g = σ (Tong et al. 2024).
     Sf2m,
     /// Gaussian source, VP linear-β schedule, noise (ε) prediction (Ho et al. 2020).
     Ddpm,

@@ -281,6 +281,7 @@ impl Drifting {
                     input: noise,
                     target,
                     weight,
+                    score: None,
                 },
                 DriftStats::from(&drift),
             ));
@@ -331,6 +332,7 @@ impl Drifting {
                 input,
                 target,
                 weight,
+                score: None,
             },
             stats,
         ))

@@ -119,7 +119,17 @@ impl TrainedRun {
         let mlp = Mlp::load_safetensors(run.file(weights_file(ema)))?;
         let schedule = recipe.schedule.map(|choice| choice.build());
         let mut field = match recipe.objective {
-            Objective::Sf2m => NetworkField::with_score_head(mlp, config.sigma),
+            Objective::Sf2m { sigma } => {
+                let (model, ema_file) = super::checkpoint::model_files(true);
+                let file = run.file(if ema { ema_file } else { model });
+                if !file.exists() {
+                    return Err(TrainError::Config(format!(
+                        "{}: missing — SF2M trains a separate score network; this run was written by an older otto (one two-headed network): train it again",
+                        file.display()
+                    )));
+                }
+                NetworkField::with_score_network(mlp, Mlp::load_safetensors(file)?, sigma)
+            }
             _ => NetworkField::new(mlp, recipe.objective.parameterization(), schedule),
         }
         .map_err(|e| TrainError::Config(e.to_string()))?;

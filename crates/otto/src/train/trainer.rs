@@ -337,7 +337,9 @@ impl Recipe {
                     }
                 }
                 let objective = if config.method == Method::Sf2m {
-                    Objective::Sf2m
+                    Objective::Sf2m {
+                        sigma: config.sigma,
+                    }
                 } else {
                     Objective::FlowMatching
                 };
@@ -463,13 +465,7 @@ pub fn mlp_config(config: &TrainConfig, recipe: &Recipe) -> Result<MlpConfig, Tr
         },
         None => (dim, time_embedding(&config.time_embedding)?),
     };
-    // SF2M's network has a velocity head and a score head.
-    let output = if config.method == Method::Sf2m {
-        2 * dim
-    } else {
-        dim
-    };
-    let mlp = MlpConfig::new(input, output)
+    let mlp = MlpConfig::new(input, dim)
         .width(config.width)
         .depth(config.depth)
         .activation(activation)
@@ -524,6 +520,57 @@ fn validate(config: &TrainConfig) -> Result<(), TrainError> {
     Ok(())
 }
 
+/// A trained network with its optimizer and EMA (SF2M's score network).
+pub struct Net {
+    /// The network.
+    pub mlp: Mlp,
+    /// The optimizer and its moments.
+    pub optimizer: AdamW,
+    /// The EMA of the weights, if enabled.
+    pub ema: Option<Ema>,
+}
+
+impl Net {
+    /// A fresh network of `config` initialized from `seed`, zero optimizer state, and an EMA if
+    /// the run keeps one.
+    fn new(mlp_config: MlpConfig, seed: u64, config: &TrainConfig) -> Result<Self, TrainError> {
+        let mlp = Mlp::new(mlp_config, seed)?;
+        let optimizer = optimizer(config, mlp.num_params());
+        let ema = (config.ema_decay > 0.0)
+            .then(|| Ema::new(config.ema_decay as f32, mlp.params()))
+            .transpose()?;
+        Ok(Self {
+            mlp,
+            optimizer,
+            ema,
+        })
+    }
+}
+
+/// Clips `grads` to `clip` (0: none), steps AdamW at `lr` and updates the EMA.
+fn apply_gradients(
+    mlp: &mut Mlp,
+    optimizer: &mut AdamW,
+    ema: Option<&mut Ema>,
+    grads: &mut [f32],
+    (clip, lr): (f64, f64),
+) -> Result<(), TrainError> {
+    if clip > 0.0 {
+        clip_global_norm(grads, clip as f32);
+    }
+    optimizer.lr = lr as f32;
+    optimizer.step(mlp.params_mut(), grads)?;
+    if let Some(ema) = ema {
+        ema.update(mlp.params())?;
+    }
+    Ok(())
+}
+
+/// The seed of SF2M's score network: the run's seed, moved off the flow network's stream.
+fn score_seed(seed: u64) -> u64 {
+    seed ^ 0x5c0e_5eed
+}
+
 /// The mutable state of a run: what a checkpoint holds.
 pub struct TrainState {
     /// Completed optimizer steps.
@@ -536,6 +583,8 @@ pub struct TrainState {
     pub ema: Option<Ema>,
     /// The run's random stream.
     pub rng: ChaCha8Rng,
+    /// SF2M's score network, trained beside the flow network on the same inputs.
+    pub score: Option<Net>,
 }
 
 /// Trains the run in `run` (a new run writes `config.toml`; `resume` continues from the
@@ -557,17 +606,17 @@ pub fn train(
         run.write("config.toml", config.to_toml().as_bytes())?;
         // A fresh run in an existing directory starts a fresh log.
         run.truncate_log(0)?;
-        let mlp = Mlp::new(mlp_config, config.seed)?;
-        let optimizer = optimizer(config, mlp.num_params());
-        let ema = (config.ema_decay > 0.0)
-            .then(|| Ema::new(config.ema_decay as f32, mlp.params()))
+        let main = Net::new(mlp_config, config.seed, config)?;
+        let score = (config.method == Method::Sf2m)
+            .then(|| Net::new(mlp_config, score_seed(config.seed), config))
             .transpose()?;
         TrainState {
             step: 0,
-            mlp,
-            optimizer,
-            ema,
+            mlp: main.mlp,
+            optimizer: main.optimizer,
+            ema: main.ema,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
+            score,
         }
     };
     let schedule = LrSchedule {
@@ -581,6 +630,12 @@ pub fn train(
     let recipe_schedule = recipe.schedule.map(|choice| choice.build());
     let mut ws = Workspace::new(&state.mlp, n);
     let mut grads = vec![0.0f32; state.mlp.num_params()];
+    let mut score_buffers = state.score.as_ref().map(|net| {
+        (
+            vec![0.0f32; net.mlp.num_params()],
+            Workspace::new(&net.mlp, n),
+        )
+    });
     let mut last_checkpoint = state.step;
     let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
     let mut drift_sum = DriftStats::default();
@@ -619,6 +674,35 @@ pub fn train(
                 &mut ws,
             )?
         };
+        // SF2M: the score network's step on the same inputs; the loss reported is the sum of
+        // the two (torchcfm's SF2M example).
+        let score_loss = match (
+            &regression.score,
+            state.score.as_mut(),
+            score_buffers.as_mut(),
+        ) {
+            (Some(target), Some(net), Some((score_grads, score_ws))) => {
+                let loss = net.mlp.loss_and_grad(
+                    &regression.time,
+                    &regression.input,
+                    &target.target,
+                    Some(&target.weight),
+                    score_grads,
+                    score_ws,
+                )?;
+                let ema = net.ema.as_mut();
+                apply_gradients(
+                    &mut net.mlp,
+                    &mut net.optimizer,
+                    ema,
+                    score_grads,
+                    (config.grad_clip, lr),
+                )?;
+                loss
+            }
+            _ => 0.0,
+        };
+        let loss = loss + score_loss;
         if !loss.is_finite() {
             return Err(TrainError::NonFiniteLoss {
                 step: state.step + 1,
@@ -626,14 +710,13 @@ pub fn train(
                 checkpoint: last_checkpoint,
             });
         }
-        if config.grad_clip > 0.0 {
-            clip_global_norm(&mut grads, config.grad_clip as f32);
-        }
-        state.optimizer.lr = lr as f32;
-        state.optimizer.step(state.mlp.params_mut(), &grads)?;
-        if let Some(ema) = state.ema.as_mut() {
-            ema.update(state.mlp.params())?;
-        }
+        apply_gradients(
+            &mut state.mlp,
+            &mut state.optimizer,
+            state.ema.as_mut(),
+            &mut grads,
+            (config.grad_clip, lr),
+        )?;
         state.step += 1;
         steps_since += 1;
         loss_sum += loss as f64;
