@@ -20,7 +20,9 @@ n points in d dimensions is off by about (d + d(d + 1)/2)/(2n) nats in expectati
 
 Usage: python bench/quality/sf2m_gaussian.py [OUT_DIR]
   env: OTTO_BIN (default target/release/otto), DIMS ("5 20 50"), SEEDS ("0 1 2"),
-       METHODS ("sf2m sb-cfm"), STEPS (20000). Prints one JSON object per run; needs NumPy.
+       METHODS ("sf2m sb-cfm"; also sf2m-sinkhorn: SF2M with the entropic coupling ε = 2σ², whose
+       marginals are the Schrödinger bridge's), STEPS (20000). Prints one JSON object per run;
+       needs NumPy.
 """
 
 from __future__ import annotations
@@ -53,16 +55,23 @@ def kl_fit_to_isotropic(x: np.ndarray, mean: float, var: float) -> float:
     cov = np.cov(x, rowvar=False).reshape(d, d)
     _, logdet = np.linalg.slogdet(cov)
     diff = m - mean
-    return 0.5 * (np.trace(cov) / var + diff @ diff / var - d + d * math.log(var) - logdet)
+    return 0.5 * (
+        np.trace(cov) / var + diff @ diff / var - d + d * math.log(var) - logdet
+    )
 
 
 def otto(*args: str) -> str:
     binary = os.environ.get("OTTO_BIN", "target/release/otto")
-    return subprocess.run([binary, *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        [binary, *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def kls(states: np.ndarray, times: np.ndarray) -> tuple[float, float]:
-    per_time = [kl_fit_to_isotropic(s, *bridge_marginal(float(t))) for s, t in zip(states, times)]
+    per_time = [
+        kl_fit_to_isotropic(s, *bridge_marginal(float(t)))
+        for s, t in zip(states, times)
+    ]
     return per_time[-1], float(np.mean(per_time))
 
 
@@ -86,23 +95,30 @@ def main() -> None:
             # The floor: exact draws of q_t at the SDE's recorded times.
             times = 1e-3 + (1 - 1e-3) * np.arange(EM_STEPS + 1) / EM_STEPS
             exact = np.stack(
-                [m + math.sqrt(v) * rng.standard_normal((N_SAMPLES, d)) for m, v in map(bridge_marginal, times)]
+                [
+                    m + math.sqrt(v) * rng.standard_normal((N_SAMPLES, d))
+                    for m, v in map(bridge_marginal, times)
+                ]
             )
             floor_end, floor_mean = kls(exact, times)
             for method in methods:
                 run = out / f"d{d}-{method}-{seed}"
+                coupling = (
+                    ["--coupling", "sinkhorn"] if method == "sf2m-sinkhorn" else []
+                )
                 otto(
                     "train",
                     "--source", str(data["source"]),
                     "--target", str(data["target"]),
-                    "--method", method,
+                    "--method", method.removesuffix("-sinkhorn"), *coupling,
                     "--batch", "500",
                     "--steps", str(steps),
                     "--seed", str(seed),
                     "--out", str(run),
                     "--quiet",
                 )  # fmt: skip
-                solver = ["--solver", "sde"] if method == "sf2m" else ["--solver", "euler"]
+                sde = method.startswith("sf2m")
+                solver = ["--solver", "sde"] if sde else ["--solver", "euler"]
                 trajectory = run / "trajectory.npy"
                 otto(
                     "sample", "--run", str(run), *solver,

@@ -59,7 +59,12 @@ def main():
                 r = json.loads(line)
                 if r.get("n", 10_000) != 10_000:
                     continue
-                key = (r["source"], r["target"], r["method"], str(r.get("sigma", "default")))
+                key = (
+                    r["source"],
+                    r["target"],
+                    r["method"],
+                    str(r.get("sigma", "default")),
+                )
                 groups[key].append(r)
     print(
         "| task | method | σ | seeds | W2 per seed | W2 mean ± sd | published | in band "
@@ -67,7 +72,9 @@ def main():
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     order = list(TASKS)
-    for key in sorted(groups, key=lambda k: (order.index(k[:2]) if k[:2] in order else 9, k[2:])):
+    for key in sorted(
+        groups, key=lambda k: (order.index(k[:2]) if k[:2] in order else 9, k[2:])
+    ):
         rows = sorted(groups[key], key=lambda r: r["seed"])
         source, target, method, sigma = key
         column = order.index((source, target)) if (source, target) in order else None
