@@ -1117,6 +1117,13 @@ fn sb_cfm_and_the_coupling_axis_from_the_command_line() {
         s(&trajectory),
     ]));
     assert!(err.contains("euler, midpoint, heun, rk4"), "{err}");
+    // A run without SF2M's score network (as an older otto's two-headed runs) says so by file.
+    std::fs::remove_file(dir.path().join("sf2m").join("score.safetensors")).unwrap();
+    let err = stderr_of(&otto(&["sample", "--run", s(&dir.path().join("sf2m"))]));
+    assert!(
+        err.contains("score.safetensors") && err.contains("train it again"),
+        "{err}"
+    );
     let err = stderr_of(&otto(&[
         "sample",
         "--run",
