@@ -3,7 +3,9 @@
 Reads the JSON lines that bench/quality/run.sh prints (one per run and evaluation size), groups the
 n = 10 000 evaluations by task, method and σ, and prints a Markdown table: W2 and NPE per seed,
 mean ± sd (sample sd, n − 1), the published mean ± sd, and whether the mean lies inside the published
-mean ± 2 sd.
+mean ± 2 sd. Lines that bench/quality/sf2m_gaussian.py prints (SF2M's Table 3) go into a second
+table: KL of the endpoint and mean KL over the path per method and dimension, mean ± sd over seeds,
+beside the published values (the paper gives no spread for them) and the finite-sample floor.
 
 Usage: python bench/quality/summarize.py RESULTS.jsonl [MORE.jsonl ...]   (standard library only)
 """
@@ -34,6 +36,12 @@ NPE = {
     "i-cfm": [None, (2.680, 0.292), None, None],
 }
 
+# Published KL(p̃_1 ‖ q_1) and mean over t of KL(p̃_t ‖ q_t), SF2M paper Table 3, per dimension.
+GAUSSIAN = {
+    "sf2m": {5: (0.007, 0.006), 20: (0.029, 0.028), 50: (0.124, 0.258)},
+    "sb-cfm": {5: (0.001, 0.008), 20: (0.034, 0.086), 50: (0.170, 0.447)},
+}
+
 
 def published(table, method, column):
     row = table.get(method)
@@ -51,12 +59,43 @@ def cell(values, reference):
     return text, f"{m:.3f} ± {s:.3f}", inside
 
 
+def mean_sd(values):
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
+
+
+def gaussian_table(rows):
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["method"], r["d"])].append(r)
+    print(
+        "| method | d | seeds | KL end | mean KL | published end / mean | floor end / mean |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for method, d in sorted(groups):
+        runs = sorted(groups[(method, d)], key=lambda r: r["seed"])
+        reference = GAUSSIAN.get(method, {}).get(d)
+        ref = "—" if reference is None else f"{reference[0]:.3f} / {reference[1]:.3f}"
+        floor_end = statistics.fmean(r["floor_kl_end"] for r in runs)
+        floor_mean = statistics.fmean(r["floor_kl_mean"] for r in runs)
+        seeds = ", ".join(str(r["seed"]) for r in runs)
+        print(
+            f"| {method} | {d} | {seeds} | {mean_sd([r['kl_end'] for r in runs])} "
+            f"| {mean_sd([r['kl_mean'] for r in runs])} | {ref} "
+            f"| {floor_end:.3f} / {floor_mean:.3f} |"
+        )
+
+
 def main():
     groups = defaultdict(list)
+    gaussian = []
     for path in sys.argv[1:]:
         with open(path) as f:
             for line in f:
                 r = json.loads(line)
+                if "kl_end" in r:
+                    gaussian.append(r)
+                    continue
                 if r.get("n", 10_000) != 10_000:
                     continue
                 key = (
@@ -66,6 +105,10 @@ def main():
                     str(r.get("sigma", "default")),
                 )
                 groups[key].append(r)
+    if gaussian:
+        gaussian_table(gaussian)
+    if not groups:
+        return
     print(
         "| task | method | σ | seeds | W2 per seed | W2 mean ± sd | published | in band "
         "| NPE mean ± sd | published NPE | in band |"
