@@ -3,10 +3,12 @@
 //!
 //! Every formula is branch-free (compare-and-select), uses only `+ − × ÷` and one exponential per
 //! element, so the row loops vectorize; the exponential is a polynomial (below) rather than libm's
-//! scalar `expf`, which would dominate a SiLU layer's cost. On x86-64 the loops are compiled twice,
-//! for the baseline target and for AVX2 + FMA, and the second copy is picked at run time when the
-//! CPU has both. The FMA copy rounds each multiply-add of the polynomials once instead of twice, so
-//! the two copies can differ in the last ulp; on one machine results are always the same.
+//! scalar `expf`, which would dominate a SiLU layer's cost. On x86-64 the fused sweep is compiled
+//! three times — for the baseline target, for AVX2 + FMA and for AVX-512 — and the widest copy the
+//! CPU runs is picked at run time. The FMA copies round each multiply-add of the polynomials once
+//! instead of twice, so they can differ from the baseline copy in the last ulp; the AVX2 and
+//! AVX-512 copies compute every element with the same operations (the loops are element-wise) and
+//! agree bit for bit, so on one machine results are always the same.
 
 use std::str::FromStr;
 
@@ -227,6 +229,11 @@ pub(crate) fn bias_activate(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
+        if avx512_available() {
+            // SAFETY: the CPU supports AVX-512F, AVX2 and FMA, checked just above.
+            unsafe { bias_activate_avx512(activation, z, bias, skip, derivative) };
+            return;
+        }
         if fma_available() {
             // SAFETY: the CPU supports AVX2 and FMA, checked just above.
             unsafe { bias_activate_fma(activation, z, bias, skip, derivative) };
@@ -234,6 +241,24 @@ pub(crate) fn bias_activate(
         }
     }
     bias_activate_portable::<false>(activation, z, bias, skip, derivative);
+}
+
+/// Whether the CPU runs the AVX-512 copy of the fused sweep (AVX-512F on top of AVX2 + FMA).
+#[cfg(target_arch = "x86_64")]
+fn avx512_available() -> bool {
+    fma_available() && std::is_x86_feature_detected!("avx512f")
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn bias_activate_avx512(
+    activation: Activation,
+    z: &mut [f32],
+    bias: &[f32],
+    skip: Option<&[f32]>,
+    derivative: Option<&mut [f32]>,
+) {
+    bias_activate_portable::<true>(activation, z, bias, skip, derivative);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -357,6 +382,26 @@ fn chain_and_bias_grad_portable(upstream: &[f32], derivative: &mut [f32], bias_g
 /// Forward-mode tangent through a hidden layer: `tangent ← tangent ⊙ φ'(z)` (+ `skip` for a
 /// residual layer), the JVP counterpart of [`chain_and_bias_grad`].
 pub(crate) fn tangent_through(tangent: &mut [f32], derivative: &[f32], skip: Option<&[f32]>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if avx512_available() {
+            // SAFETY: the CPU supports AVX-512F, AVX2 and FMA, checked just above.
+            unsafe { tangent_through_avx512(tangent, derivative, skip) };
+            return;
+        }
+    }
+    tangent_through_portable(tangent, derivative, skip);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn tangent_through_avx512(tangent: &mut [f32], derivative: &[f32], skip: Option<&[f32]>) {
+    tangent_through_portable(tangent, derivative, skip);
+}
+
+/// Element-wise (a product, plus the skip), so every copy gives the same bits.
+#[inline(always)]
+fn tangent_through_portable(tangent: &mut [f32], derivative: &[f32], skip: Option<&[f32]>) {
     match skip {
         Some(skip) => {
             for ((tj, &dj), &sj) in tangent.iter_mut().zip(derivative).zip(skip) {
@@ -434,6 +479,50 @@ mod tests {
 
     /// The fused sweep equals the scalar definition element by element (same formulas and rounding,
     /// so exactly), with and without the residual skip and the stored slope.
+    /// Every copy of the fused sweep the CPU can run, on a layer of the engine's width (64: whole
+    /// 8- and 16-lane vectors) over values spanning both sides of every kink and the exponential's
+    /// clamps, against the scalar definition with the same rounding, bit for bit.
+    #[test]
+    fn wide_sweeps_match_the_scalar_definition_bit_for_bit() {
+        let width = 64;
+        let rows = 37;
+        let bias: Vec<f32> = (0..width).map(|j| 0.05 * j as f32 - 1.6).collect();
+        let z0: Vec<f32> = (0..rows * width)
+            .map(|i| ((i * 7919 % 4001) as f32 - 2000.0) * 0.05)
+            .collect();
+        for activation in ALL {
+            let check = |z: &[f32], d: &[f32], fma: bool| {
+                for i in 0..z.len() {
+                    let x = z0[i] + bias[i % width];
+                    let (v, s) = if fma {
+                        activation.evaluate::<true>(x)
+                    } else {
+                        activation.evaluate::<false>(x)
+                    };
+                    assert_eq!((z[i].to_bits(), d[i].to_bits()), (v.to_bits(), s.to_bits()));
+                }
+            };
+            let (mut z, mut d) = (z0.clone(), vec![0.0; z0.len()]);
+            bias_activate_portable::<false>(activation, &mut z, &bias, None, Some(&mut d));
+            check(&z, &d, false);
+            #[cfg(target_arch = "x86_64")]
+            {
+                if fma_available() {
+                    let (mut z, mut d) = (z0.clone(), vec![0.0; z0.len()]);
+                    // SAFETY: AVX2 and FMA checked just above.
+                    unsafe { bias_activate_fma(activation, &mut z, &bias, None, Some(&mut d)) };
+                    check(&z, &d, true);
+                }
+                if avx512_available() {
+                    let (mut z, mut d) = (z0.clone(), vec![0.0; z0.len()]);
+                    // SAFETY: AVX-512F, AVX2 and FMA checked just above.
+                    unsafe { bias_activate_avx512(activation, &mut z, &bias, None, Some(&mut d)) };
+                    check(&z, &d, true);
+                }
+            }
+        }
+    }
+
     #[test]
     fn fused_sweep_matches_scalar_definition() {
         let width = 5;
