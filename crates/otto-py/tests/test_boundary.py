@@ -107,7 +107,10 @@ def test_works_in_a_forked_child_after_the_pool_started():
 def test_ctrl_c_interrupts_a_long_solve_within_a_second():
     script = textwrap.dedent(
         """
-        import sys, time, numpy as np, otto_ot
+        import signal, sys, time, numpy as np, otto_ot
+        # A shell's background job starts with SIGINT ignored and Python then installs no
+        # KeyboardInterrupt handler: restore it, so the test does not depend on how it was run.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         x = np.random.default_rng(0).normal(size=(3000, 2))
         C = otto_ot.dist(x, x + 1)
         print("ready", flush=True)
@@ -135,7 +138,8 @@ def test_ctrl_c_stops_an_exact_solve_and_frees_the_pool():
     # next call starts at once: it must take well under what was left of the big solve.
     script = textwrap.dedent(
         """
-        import sys, time, numpy as np, otto_ot
+        import signal, sys, time, numpy as np, otto_ot
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the test above
         otto_ot.set_num_threads(1)
         rng = np.random.default_rng(0)
         C = otto_ot.dist(rng.normal(size=(4000, 2)), rng.normal(size=(4000, 2)) + 0.5)
