@@ -477,8 +477,6 @@ mod tests {
         }
     }
 
-    /// The fused sweep equals the scalar definition element by element (same formulas and rounding,
-    /// so exactly), with and without the residual skip and the stored slope.
     /// Every copy of the fused sweep the CPU can run, on a layer of the engine's width (64: whole
     /// 8- and 16-lane vectors) over values spanning both sides of every kink and the exponential's
     /// clamps, against the scalar definition with the same rounding, bit for bit.
@@ -523,6 +521,8 @@ mod tests {
         }
     }
 
+    /// The fused sweep equals the scalar definition element by element (same formulas and rounding,
+    /// so exactly), with and without the residual skip and the stored slope.
     #[test]
     fn fused_sweep_matches_scalar_definition() {
         let width = 5;

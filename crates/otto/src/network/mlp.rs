@@ -559,7 +559,7 @@ impl Mlp {
 const CACHE_ROWS: usize = 512;
 
 /// Calls `f(sub_rows, sub_out)` on consecutive chunks of at most [`CACHE_ROWS`] of `rows`, with
-/// the matching rows of `out` (`cols` values per row).
+/// the matching rows of `out` (`cols` ≥ 1 values per row: every inference pass writes an output).
 fn for_cache_sized_chunks(
     rows: Range<usize>,
     out: &mut [f32],
