@@ -15,6 +15,7 @@ pub mod data;
 pub mod drift;
 pub mod error;
 pub mod field;
+mod lanes;
 pub mod likelihood;
 pub mod metric;
 pub mod network;

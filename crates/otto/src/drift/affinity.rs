@@ -23,7 +23,7 @@
 use multiversion::multiversion;
 use rayon::prelude::*;
 
-use super::lanes;
+use crate::lanes;
 
 /// ln of the smallest positive normal f32: below it [`exp`] returns 0.
 pub(crate) const LN_MIN_POSITIVE: f32 = -87.336_54;

@@ -13,7 +13,8 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::affinity::{exp, Block, Columns, Profile};
-use super::{lanes, one_temperature, Drift, MmdKernel};
+use super::{one_temperature, Drift, MmdKernel};
+use crate::lanes;
 
 /// The field at the rows of `x` against `blocks` (positives, then negatives).
 pub(super) fn field(

@@ -20,7 +20,6 @@
 //! problems with [`otto_ot`] (O(N·M) memory).
 
 mod affinity;
-mod lanes;
 mod mmd;
 mod sinkhorn_divergence;
 #[cfg(test)]

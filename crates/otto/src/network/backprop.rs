@@ -12,6 +12,7 @@ use super::matmul::{matmul, View};
 use super::mlp::Mlp;
 use super::time_embedding::assemble_input;
 use super::workspace::BlockBuffers;
+use crate::lanes;
 
 /// Forward pass over a block of `t.len()` rows, writing f(t, x) into `out` (rows × output_dim).
 /// With `store_slopes`, φ'(Z_l) is kept in `buffers.slope` for a backward pass or JVP.
@@ -301,18 +302,25 @@ pub(crate) fn divergence_block(
     let w1 = &params[first.weight()];
     let w_out = &params[output_layer.weight()];
     for j in 0..d {
+        // Column j of W₁ (stored out × in) gathered once into the second tangent buffer, which
+        // `hidden_tangent` overwrites only after the seed is written, so that the per-row seed
+        // is a contiguous element-wise product.
+        let column = &mut buffers.tangent[..width];
+        for (c, w) in column.iter_mut().zip(w1[j..].iter().step_by(first.in_dim)) {
+            *c = *w;
+        }
         for (tangent, slope) in buffers.delta[..rows * width]
             .chunks_exact_mut(width)
             .zip(buffers.slope[..rows * width].chunks_exact(width))
         {
-            for (k, (tk, sk)) in tangent.iter_mut().zip(slope).enumerate() {
-                *tk = w1[k * first.in_dim + j] * sk;
+            for ((tk, sk), ck) in tangent.iter_mut().zip(slope).zip(&*column) {
+                *tk = ck * sk;
             }
         }
         let last = hidden_tangent(mlp, rows, stride, buffers);
         let row_j = &w_out[j * width..(j + 1) * width];
         for (o, tangent) in out.chunks_exact_mut(od + 1).zip(last.chunks_exact(width)) {
-            o[od] += tangent.iter().zip(row_j).map(|(a, b)| a * b).sum::<f32>();
+            o[od] += lanes::dot(tangent, row_j);
         }
     }
 }
