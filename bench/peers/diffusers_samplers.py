@@ -43,7 +43,10 @@ float32 and its sampler arithmetic in float64, so about 1e-6 is the floor.
 Timing: --time-n points, DPM-Solver++(2M), --steps steps, torch.set_num_threads(--threads) and
 RAYON_NUM_THREADS for otto; diffusers' loop (set_timesteps, then per step the network call and
 scheduler.step) under torch.inference_mode(); otto's `time_s` from `otto sample --json` (sampling
-only: the run is loaded and the files read before its clock starts). Alternating repeats, median.
+only: the run is loaded and the files read before its clock starts). Alternating repeats, median,
+with a half-second pause before each otto run (PyTorch's OpenMP workers spin-wait after a parallel
+region; an otto process started at once shared the two cores with them and took up to twice as
+long).
 Prints a markdown table; --json-out writes every figure.
 """
 import argparse
@@ -216,6 +219,7 @@ def timing(args, run, model, betas, workdir):
     diffusers_sample(name, sched, model, z[:64], args.steps)  # warm-up
     ours, theirs = [], []
     for _ in range(args.repeats):
+        time.sleep(0.5)  # PyTorch's OpenMP workers spin-wait after a parallel region: let them stop
         report, _ = run_otto(args, run, name, x0, levels, workdir / "timing-otto.npy", workdir)
         ours.append(report["time_s"])
         start = time.perf_counter()

@@ -36,7 +36,9 @@ and state in float64, a reference that shows how much of the difference is float
 
 Timing: torch.set_num_threads(--threads) and RAYON_NUM_THREADS; flow_matching's call alone;
 otto's `seconds` from `otto likelihood --json` (loads the run, integrates, excludes reading the
-points); alternating repeats, median.
+points); alternating repeats, median, with a half-second pause before each otto run (PyTorch's
+OpenMP workers spin-wait after a parallel region: an otto process started at once shared the cores
+with them and took up to twice as long).
 """
 import argparse
 import json
@@ -54,6 +56,11 @@ import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from mlp_check import load_otto  # noqa: E402
+
+
+# PyTorch's OpenMP workers spin-wait for a while after each parallel region; an otto process
+# started at once would share the two cores with them.
+QUIET_S = 0.5
 
 
 class Velocity(torch.nn.Module):
@@ -149,6 +156,7 @@ def main():
         x = np.load(x_path)
         otto_times, fm_times = [], []
         for repeat in range(args.repeats):
+            time.sleep(QUIET_S)  # let PyTorch's OpenMP workers stop spinning before otto starts
             report, ours = run_otto(args, x_path, tmp / "otto-logp.npy")
             otto_times.append(report["seconds"])
             start = time.perf_counter()

@@ -11,6 +11,9 @@ draw t and x_t, forward, MSE, backward, step. Variants:
   otto-perm    the same with replace=False: the optimal permutation (no duplicated/dropped points)
   pot-patched  otto_ot.pot.patch(): torchcfm unchanged, POT's emd_c served by otto
   i-cfm        ConditionalFlowMatcher (no coupling): the floor a coupling adds to
+The variants run interleaved, one step each in turn (the order rotating every round), so that all
+of them see the same machine: on a shared machine the load drifts over a minute, and variants run
+one after the other would each be timed in a different state of it.
 Prints one JSON line per variant (median and best ms per step) and a markdown table.
 """
 import argparse
@@ -19,22 +22,12 @@ import statistics
 import time
 
 
-def timed(fn, repeats, warmup):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--warmup", type=int, default=10, help="untimed rounds first")
     args = p.parse_args()
 
     import torch
@@ -67,15 +60,14 @@ def main():
             fm.ot_sampler = Permutation("exact")
         return fm
 
-    rows = []
-    for variant in ("pot", "otto", "otto-perm", "pot-patched", "i-cfm"):
-        if variant == "pot-patched":
-            otto_ot.pot.patch()
+    variants = ("pot", "otto", "otto-perm", "pot-patched", "i-cfm")
+    steps = {}
+    for variant in variants:
         fm = matcher(variant)
         model = MLP(dim=2, w=64, time_varying=True)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-5)
 
-        def step():
+        def step(fm=fm, model=model, opt=opt):
             opt.zero_grad()
             x0 = sample_8gaussians(args.batch)
             x1 = sample_moons(args.batch)
@@ -85,11 +77,31 @@ def main():
             loss.backward()
             opt.step()
 
-        med, best = timed(step, args.steps, 10)
+        steps[variant] = step
+
+    def timed_step(variant):
+        if variant == "pot-patched":
+            otto_ot.pot.patch()
+        start = time.perf_counter()
+        steps[variant]()
+        elapsed = time.perf_counter() - start
         if variant == "pot-patched":
             otto_ot.pot.unpatch()
+        return elapsed
+
+    times = {v: [] for v in variants}
+    for round_ in range(args.warmup + args.steps):
+        shift = round_ % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            elapsed = timed_step(variant)
+            if round_ >= args.warmup:
+                times[variant].append(elapsed)
+
+    rows = []
+    for variant in variants:
+        med, best = statistics.median(times[variant]), min(times[variant])
         row = dict(variant=variant, batch=args.batch, threads=args.threads, median_ms=med * 1e3,
-                   best_ms=best * 1e3, steps=args.steps)
+                   best_ms=best * 1e3, steps=args.steps, interleaved=True)
         rows.append(row)
         print(json.dumps(row), flush=True)
     base = rows[0]["median_ms"]

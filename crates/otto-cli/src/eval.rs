@@ -223,6 +223,13 @@ pub fn evaluate_classes(
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
+    // Inside a pool the network's blocks split by `rayon::join` between the pool's own threads;
+    // from the main thread each pass would hand a block to a third thread and wake it.
+    let pool = rayon::ThreadPoolBuilder::new().build()?;
+    pool.install(|| evaluate_run(args))
+}
+
+fn evaluate_run(args: EvalArgs) -> Result<()> {
     if args.n < 2 {
         bail!("--n must be at least 2");
     }

@@ -146,14 +146,16 @@ pub fn run(args: LikelihoodArgs) -> Result<()> {
         }
         Ok(())
     };
+    // In a pool, so that the network's blocks run on its threads (see `eval::run`).
+    let pool = rayon::ThreadPoolBuilder::new().build()?;
     let start = Instant::now();
-    let (model, result) = match (&args.run, &args.gmm) {
+    let (model, result) = pool.install(|| match (&args.run, &args.gmm) {
         (Some(dir), _) => {
             let trained = TrainedRun::load(&RunDir::open(dir)?, args.ema)?;
             check_dim(trained.field.dim())?;
             let source = trained.source_density()?;
             let result = run_log_density(&trained, &source, &x, &likelihood)?;
-            (format!("run {}", dir.display()), result)
+            Ok((format!("run {}", dir.display()), result))
         }
         (None, Some(file)) => {
             let mixture = GaussianMixture::from_json_file(file)?;
@@ -163,10 +165,10 @@ pub fn run(args: LikelihoodArgs) -> Result<()> {
             let result =
                 likelihood.log_density(&field, &x, 1.0, 0.0, |x0| field.log_density(0.0, x0))?;
             let model = format!("gmm {} ({name})", file.display());
-            (model, completed(result)?)
+            Ok((model, completed(result)?))
         }
         (None, None) => bail!("give --run DIR or --gmm FILE.json"),
-    };
+    })?;
     let seconds = start.elapsed().as_secs_f64();
     if let Some(out) = &args.out {
         npy::write(out, &[x.rows()], &result.log_density)?;

@@ -253,8 +253,10 @@ pub fn run(args: SampleArgs) -> Result<()> {
     }
     let trained = TrainedRun::load(&run, args.ema)?;
     let inputs = Inputs::read(&args)?;
+    // In a pool, so that the network's blocks run on its threads (see `eval::run`).
+    let pool = rayon::ThreadPoolBuilder::new().build()?;
     let start = Instant::now();
-    let solution = integrate(&trained, &args, inputs)?;
+    let solution = pool.install(|| integrate(&trained, &args, inputs))?;
     let time = start.elapsed().as_secs_f64();
     if !solution.status.is_completed() {
         bail!("the solver stopped early: {:?}", solution.status);

@@ -5,7 +5,7 @@ use numpy::{IntoPyArray, PyArray1};
 use otto_ot::exact::NetworkSimplex;
 use otto_ot::marginal::uniform;
 use otto_ot::plan::{sample_pairs_dense, SparsePlan};
-use otto_ot::OtError;
+use otto_ot::{Matrix, OtError};
 use pyo3::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::arrays::matrix;
 use crate::errors::input;
 use crate::runtime::run;
+use crate::solvers::solve_exact;
 
 type Indices<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>);
 
@@ -64,22 +65,38 @@ pub fn exact_pairs<'py>(
     seed: u64,
 ) -> PyResult<Indices<'py>> {
     let cost = matrix(&m, "M")?;
-    let pairs = run(py, move |cancel| {
-        let (a, b) = (uniform(cost.rows()), uniform(cost.cols()));
-        let mut plan = NetworkSimplex::default()
-            .solve_cancellable(&a, &b, &cost, cancel)
-            .map_err(input)?
-            .plan;
-        plan.entries.retain(|e| e.2 > 0.0);
-        plan.entries.sort_unstable_by_key(|e| (e.0, e.1));
-        if replace {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            plan.sample_pairs(k, &mut rng).map_err(input)
-        } else {
-            permutation_pairs(&plan, k)
-        }
-    })?;
+    let pairs = pairs_of_exact_plan(py, cost, k, replace, seed)?;
     Ok(indices(py, pairs))
+}
+
+/// The exact plan between uniform weights for `cost`, as `k` pairs (see [`exact_pairs`]).
+fn pairs_of_exact_plan(
+    py: Python<'_>,
+    cost: Matrix,
+    k: usize,
+    replace: bool,
+    seed: u64,
+) -> PyResult<Vec<(usize, usize)>> {
+    let (a, b) = (uniform(cost.rows()), uniform(cost.cols()));
+    let solution = solve_exact(py, a, b, cost, NetworkSimplex::DEFAULT_MAX_ITER)?;
+    py.detach(|| draw_pairs(solution.plan, k, replace, seed))
+}
+
+/// `k` pairs drawn from `plan` with replacement (seeded), or its permutation.
+fn draw_pairs(
+    mut plan: SparsePlan,
+    k: usize,
+    replace: bool,
+    seed: u64,
+) -> PyResult<Vec<(usize, usize)>> {
+    plan.entries.retain(|e| e.2 > 0.0);
+    plan.entries.sort_unstable_by_key(|e| (e.0, e.1));
+    if replace {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        plan.sample_pairs(k, &mut rng).map_err(input)
+    } else {
+        permutation_pairs(&plan, k)
+    }
 }
 
 /// The pairs `(i, σ(i))` of a plan that is a permutation up to scale; `k` must be its size.

@@ -46,9 +46,10 @@ def test_bad_input_is_a_value_error_naming_the_argument(call, match):
     assert isinstance(info.value, otto_ot.InputError)
 
 
-def test_a_panic_is_an_internal_error_and_the_module_survives():
+@pytest.mark.parametrize("here", [False, True], ids=["on otto's pool", "on the calling thread"])
+def test_a_panic_is_an_internal_error_and_the_module_survives(here):
     with pytest.raises(RuntimeError, match="deliberate panic") as info:
-        otto_ot._core._panic_in_worker()
+        otto_ot._core._panic_in_worker(here)
     assert isinstance(info.value, otto_ot.InternalError)
     assert otto_ot.emd2([], [], M) > 0
 

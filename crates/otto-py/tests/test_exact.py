@@ -121,6 +121,26 @@ def test_sliced_equals_exact_in_one_dimension():
     )
 
 
+@pytest.mark.parametrize("n", [64, 512])
+def test_exact_pairs_are_the_optimal_permutation(n):
+    # The kernel of otto_ot.torchcfm.OTPlanSampler("exact"), solved on the calling thread.
+    _, _, M = clouds(n, seed=n)
+    rows, cols = linear_sum_assignment(M)
+    i, j = otto_ot._core.exact_pairs(M, n, False, 0)
+    assert list(i) == list(range(n))
+    assert M[i, j].sum() == pytest.approx(M[rows, cols].sum(), rel=1e-12)
+
+
+def test_exact_pairs_past_the_calling_threads_pivot_budget():
+    # C_ij = i·j needs more pivots than the calling thread's budget at n = 300 (its block search
+    # degenerates), so otto's pool solves it again; truth: by the rearrangement inequality the
+    # optimum pairs i with n − 1 − i.
+    n = 300
+    M = np.outer(np.arange(n), np.arange(n)) / n**2
+    i, j = otto_ot._core.exact_pairs(M, n, False, 0)
+    assert list(j) == [n - 1 - k for k in i]
+
+
 def test_plan_sampling():
     _, _, M = clouds(50, seed=8)
     G = otto_ot.emd([], [], M)

@@ -62,10 +62,11 @@ pub struct NetworkSimplex {
 }
 
 impl Default for NetworkSimplex {
-    /// `max_iter = 100_000_000` pivots, `tolerance = 1e-12`, `arcs_per_row = 16`.
+    /// `max_iter =` [`NetworkSimplex::DEFAULT_MAX_ITER`] pivots, `tolerance = 1e-12`,
+    /// `arcs_per_row = 16`.
     fn default() -> Self {
         Self {
-            max_iter: 100_000_000,
+            max_iter: Self::DEFAULT_MAX_ITER,
             tolerance: 1e-12,
             arcs_per_row: 16,
         }
@@ -73,6 +74,10 @@ impl Default for NetworkSimplex {
 }
 
 impl NetworkSimplex {
+    /// The default pivot cap, 10⁸: far beyond what an optimum needs at any size that fits in
+    /// memory (64 892 pivots at n = m = 4000), so it only stops a solve that cannot end.
+    pub const DEFAULT_MAX_ITER: usize = 100_000_000;
+
     /// The default options.
     pub fn new() -> Self {
         Self::default()
