@@ -61,22 +61,60 @@ pub(crate) fn forward_block(
 
     let layer = &output_layer[0];
     let last = &buffers.hidden[(config.depth - 1) * stride..][..rows * width];
+    let (od, weight, bias) = (
+        layer.out_dim,
+        &params[layer.weight()],
+        &params[layer.bias()],
+    );
+    if od <= NARROW_OUTPUT && od <= width {
+        // Into a column-major scratch (the free tangent buffer), so that the GEMM runs along the
+        // rows — a row-major `rows × od` destination makes it run along the od columns, a
+        // 16-lane kernel with od lanes filled — then transposed into `out` with the bias.
+        let scratch = &mut buffers.delta[..rows * od];
+        let column_major = View {
+            rows,
+            cols: od,
+            row_stride: 1,
+            col_stride: rows,
+        };
+        let weight_t = View::row_major(od, width).t();
+        let last_view = View::row_major(rows, width);
+        matmul(
+            scratch,
+            column_major,
+            false,
+            last,
+            last_view,
+            weight,
+            weight_t,
+        );
+        for (r, row) in out.chunks_exact_mut(od).enumerate() {
+            for (j, (o, &b)) in row.iter_mut().zip(bias).enumerate() {
+                *o = scratch[j * rows + r] + b;
+            }
+        }
+        return;
+    }
     matmul(
         out,
-        View::row_major(rows, layer.out_dim),
+        View::row_major(rows, od),
         false,
         last,
         View::row_major(rows, width),
-        &params[layer.weight()],
-        View::row_major(layer.out_dim, width).t(),
+        weight,
+        View::row_major(od, width).t(),
     );
-    let bias = &params[layer.bias()];
-    for row in out.chunks_exact_mut(layer.out_dim) {
+    for row in out.chunks_exact_mut(od) {
         for (o, &b) in row.iter_mut().zip(bias) {
             *o += b;
         }
     }
 }
+
+/// Output dimensions up to which the output layer's product is written column-major first (see
+/// [`forward_block`]): 2-D data's velocity or noise has 2 columns, and faer's row-major product
+/// into 2 columns took 9% of a 3×64 forward pass for 1.5% of its multiply-adds.
+const NARROW_OUTPUT: usize = 8;
 
 /// The seed of backpropagation for `L = Σ_i w_i ‖f_i − y_i‖² / (n·output_dim)`: turns `output` into
 /// ∂L/∂f = scale · w_i (f_i − y_i) with scale = 2/(n·output_dim), and returns this block's

@@ -159,19 +159,24 @@ impl<'a> Run<'a> {
         if update.noise != 0.0 && fresh_noise {
             self.draw_noise();
         }
-        let [m0, m1, m2] = &self.m;
-        for (i, xi) in self.x.as_mut_slice().iter_mut().enumerate() {
-            let mut v = update.x * *xi + update.m[0] * m0.as_slice()[i];
-            if update.m[1] != 0.0 {
-                v += update.m[1] * m1.as_slice()[i];
+        let x = self.x.as_mut_slice();
+        for (xi, &m0) in x.iter_mut().zip(self.m[0].as_slice()) {
+            *xi = update.x * *xi + update.m[0] * m0;
+        }
+        // One pass per further term, each only when its coefficient is nonzero: every point
+        // gets the same operations in the same order as one fused expression, and the passes
+        // vectorize (a branch per element did not).
+        let terms = [
+            (update.m[1], &self.m[1]),
+            (update.m[2], &self.m[2]),
+            (update.noise, &self.z),
+        ];
+        for (c, values) in terms {
+            if c != 0.0 {
+                for (xi, &v) in x.iter_mut().zip(values.as_slice()) {
+                    *xi += c * v;
+                }
             }
-            if update.m[2] != 0.0 {
-                v += update.m[2] * m2.as_slice()[i];
-            }
-            if update.noise != 0.0 {
-                v += update.noise * self.z.as_slice()[i];
-            }
-            *xi = v;
         }
     }
 
