@@ -263,7 +263,7 @@ pub(crate) fn jvp_block(
         View::row_major(width, first.in_dim).first_cols(d).t(),
     );
     tangent_through(current, &buffers.slope[..rows * width], None);
-    let last = hidden_tangent(mlp, rows, stride, buffers);
+    let last = hidden_tangent(mlp, 1, rows, stride, buffers);
     let layer = &mlp.layers()[config.depth];
     matmul(
         out,
@@ -276,11 +276,12 @@ pub(crate) fn jvp_block(
     );
 }
 
-/// Carries the tangent of the first hidden layer (in `buffers.delta`, already through its
-/// activation's slope) through the other hidden layers with the slopes of the last forward pass;
-/// returns the last hidden layer's tangent (one of the two tangent buffers).
+/// Carries the tangent of hidden layer `from − 1` (in `buffers.delta`, already through its
+/// activation's slope) through hidden layers `from..depth` with the slopes of the last forward
+/// pass; returns the last hidden layer's tangent (one of the two tangent buffers).
 fn hidden_tangent<'b>(
     mlp: &Mlp,
+    from: usize,
     rows: usize,
     stride: usize,
     buffers: &'b mut BlockBuffers,
@@ -290,7 +291,7 @@ fn hidden_tangent<'b>(
     let params = mlp.params();
     let mut current = &mut buffers.delta[..rows * width];
     let mut next = &mut buffers.tangent[..rows * width];
-    for (l, layer) in mlp.layers()[..config.depth].iter().enumerate().skip(1) {
+    for (l, layer) in mlp.layers()[..config.depth].iter().enumerate().skip(from) {
         matmul(
             next,
             View::row_major(rows, width),
@@ -315,8 +316,9 @@ fn hidden_tangent<'b>(
 /// `Σ_{j<d} ∂f_j/∂x_j` (output_dim ≥ input_dim = d), on one block, written per row as
 /// `[f_1 … f_od, div]` into `out` (rows × (od + 1)): one primal pass keeping the slopes, then for
 /// each coordinate j one tangent pass seeded with e_j — whose first-layer tangent is column j of W₁
-/// times the slopes, no product — reading only row j of the output layer. 1 + d passes instead of
-/// the d + 1 forward and d JVP passes (each with its own primal) of d separate [`jvp_block`] calls.
+/// times the slopes, no product (and with a plain second layer not even written: the column is
+/// folded into W₂) — reading only row j of the output layer. 1 + d passes instead of the d + 1
+/// forward and d JVP passes (each with its own primal) of d separate [`jvp_block`] calls.
 pub(crate) fn divergence_block(
     mlp: &Mlp,
     t: &[f32],
@@ -339,23 +341,46 @@ pub(crate) fn divergence_block(
     let (first, output_layer) = (&mlp.layers()[0], &mlp.layers()[config.depth]);
     let w1 = &params[first.weight()];
     let w_out = &params[output_layer.weight()];
+    // With a plain second layer, the tangent's pre-activation there, W₂(s₁ ⊙ W₁e_j), is
+    // S₁ (W₂ diag(W₁e_j))ᵀ: one product from the first layer's slopes, with the column folded into
+    // a width × width copy of W₂ (in this block's gradient buffer, unused by inference), and no
+    // pass that writes the first layer's tangent.
+    let fold = config.depth >= 2 && !mlp.layers()[1].residual;
     for j in 0..d {
-        // Column j of W₁ (stored out × in) gathered once into the second tangent buffer, which
-        // `hidden_tangent` overwrites only after the seed is written, so that the per-row seed
-        // is a contiguous element-wise product.
-        let column = &mut buffers.tangent[..width];
-        for (c, w) in column.iter_mut().zip(w1[j..].iter().step_by(first.in_dim)) {
-            *c = *w;
-        }
-        for (tangent, slope) in buffers.delta[..rows * width]
-            .chunks_exact_mut(width)
-            .zip(buffers.slope[..rows * width].chunks_exact(width))
-        {
-            for ((tk, sk), ck) in tangent.iter_mut().zip(slope).zip(&*column) {
-                *tk = ck * sk;
+        let column = w1[j..].iter().step_by(first.in_dim);
+        if fold {
+            let w2 = &params[mlp.layers()[1].weight()];
+            let folded = &mut buffers.grads[..width * width];
+            for (f_row, w_row) in folded.chunks_exact_mut(width).zip(w2.chunks_exact(width)) {
+                for ((f, &w), &c) in f_row.iter_mut().zip(w_row).zip(column.clone()) {
+                    *f = w * c;
+                }
+            }
+            let tangent = &mut buffers.delta[..rows * width];
+            let square = View::row_major(width, width).t();
+            let rows_view = View::row_major(rows, width);
+            let slope = &buffers.slope[..rows * width];
+            matmul(tangent, rows_view, false, slope, rows_view, folded, square);
+            tangent_through(tangent, &buffers.slope[stride..][..rows * width], None);
+        } else {
+            // Column j of W₁ gathered once into the second tangent buffer, which
+            // `hidden_tangent` overwrites only after the seed is written, so that the per-row
+            // seed is a contiguous element-wise product.
+            let gathered = &mut buffers.tangent[..width];
+            for (g, &c) in gathered.iter_mut().zip(column) {
+                *g = c;
+            }
+            for (tangent, slope) in buffers.delta[..rows * width]
+                .chunks_exact_mut(width)
+                .zip(buffers.slope[..rows * width].chunks_exact(width))
+            {
+                for ((tk, sk), ck) in tangent.iter_mut().zip(slope).zip(&*gathered) {
+                    *tk = ck * sk;
+                }
             }
         }
-        let last = hidden_tangent(mlp, rows, stride, buffers);
+        let from = if fold { 2 } else { 1 };
+        let last = hidden_tangent(mlp, from, rows, stride, buffers);
         let row_j = &w_out[j * width..(j + 1) * width];
         for (o, tangent) in out.chunks_exact_mut(od + 1).zip(last.chunks_exact(width)) {
             o[od] += lanes::dot(tangent, row_j);
