@@ -347,12 +347,17 @@ pub(crate) fn divergence_block(
     // pass that writes the first layer's tangent.
     let fold = config.depth >= 2 && !mlp.layers()[1].residual;
     for j in 0..d {
-        let column = w1[j..].iter().step_by(first.in_dim);
+        // Column j of W₁ gathered once into the second tangent buffer, which `hidden_tangent`
+        // overwrites only after it is used, so that the loops below run over contiguous slices.
+        let column = &mut buffers.tangent[..width];
+        for (g, &c) in column.iter_mut().zip(w1[j..].iter().step_by(first.in_dim)) {
+            *g = c;
+        }
         if fold {
             let w2 = &params[mlp.layers()[1].weight()];
             let folded = &mut buffers.grads[..width * width];
             for (f_row, w_row) in folded.chunks_exact_mut(width).zip(w2.chunks_exact(width)) {
-                for ((f, &w), &c) in f_row.iter_mut().zip(w_row).zip(column.clone()) {
+                for ((f, &w), &c) in f_row.iter_mut().zip(w_row).zip(&*column) {
                     *f = w * c;
                 }
             }
@@ -363,18 +368,11 @@ pub(crate) fn divergence_block(
             matmul(tangent, rows_view, false, slope, rows_view, folded, square);
             tangent_through(tangent, &buffers.slope[stride..][..rows * width], None);
         } else {
-            // Column j of W₁ gathered once into the second tangent buffer, which
-            // `hidden_tangent` overwrites only after the seed is written, so that the per-row
-            // seed is a contiguous element-wise product.
-            let gathered = &mut buffers.tangent[..width];
-            for (g, &c) in gathered.iter_mut().zip(column) {
-                *g = c;
-            }
             for (tangent, slope) in buffers.delta[..rows * width]
                 .chunks_exact_mut(width)
                 .zip(buffers.slope[..rows * width].chunks_exact(width))
             {
-                for ((tk, sk), ck) in tangent.iter_mut().zip(slope).zip(&*gathered) {
+                for ((tk, sk), ck) in tangent.iter_mut().zip(slope).zip(&*column) {
                     *tk = ck * sk;
                 }
             }
