@@ -67,7 +67,7 @@ pub(crate) fn forward_block(
         &params[layer.bias()],
     );
     if od <= NARROW_OUTPUT && od <= width {
-        // Into a column-major scratch (the free tangent buffer), so that the GEMM runs along the
+        // Into a column-major scratch (`delta`, unused by a forward pass), so that the GEMM runs along the
         // rows — a row-major `rows × od` destination makes it run along the od columns, a
         // 16-lane kernel with od lanes filled — then transposed into `out` with the bias.
         let scratch = &mut buffers.delta[..rows * od];
