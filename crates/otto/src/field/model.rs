@@ -20,7 +20,18 @@ pub struct NetworkField {
     preconditioning: Option<EdmPreconditioning>,
     /// SF2M's score network s_θ ≈ (σ²/2)∇log p_t and the bridge's σ.
     score_network: Option<(Box<NetworkField>, f64)>,
-    workspace: Mutex<Option<Workspace>>,
+    scratch: Mutex<Scratch>,
+}
+
+/// The engine's workspace and the `f32` buffers one pass reads and writes, kept from call to call
+/// so that a sampler's steps reuse the same memory instead of allocating (and faulting in) fresh
+/// pages for every network evaluation.
+#[derive(Default)]
+struct Scratch {
+    workspace: Option<Workspace>,
+    t: Vec<f32>,
+    x: Vec<f32>,
+    out: Vec<f32>,
 }
 
 /// How the network is fed and read at one time: its time input, the scale of its point input,
@@ -66,7 +77,7 @@ impl NetworkField {
             schedule,
             preconditioning: None,
             score_network: None,
-            workspace: Mutex::new(None),
+            scratch: Mutex::default(),
         })
     }
 
@@ -133,12 +144,14 @@ impl NetworkField {
         out: &mut Matrix,
     ) {
         match self.reading(t, level, to) {
-            Some(r) => {
-                let value = self.run(r.time, r.input_scale, x, |mlp, ts, xs, raw, ws| {
-                    mlp.forward(ts, xs, raw, ws)
-                });
-                r.conversion.apply(x, &value, out)
-            }
+            Some(r) => self.run(
+                r.time,
+                r.input_scale,
+                x,
+                self.mlp.config().output_dim,
+                |mlp, ts, xs, raw, ws| mlp.forward(ts, xs, raw, ws),
+                |raw| converted(r.conversion, x, raw, out),
+            ),
             // Without a schedule only the identity conversion exists; any other request is a
             // misuse that must not pass for a result.
             None => out.as_mut_slice().fill(f64::NAN),
@@ -184,32 +197,47 @@ impl NetworkField {
         })
     }
 
-    /// Runs one pass of the network (`pass(mlp, t, x, out, workspace)` on f32 copies of
-    /// `scale · x`, t the same for every row) and returns its n × output_dim values in f64.
-    fn run(
+    /// Runs one pass of the network, `pass(mlp, t, x, out, workspace)` on `f32` copies of
+    /// `scale · x` with the same time t for every row and `cols` outputs per row, and hands the
+    /// n × cols outputs to `finish`.
+    fn run<R>(
         &self,
         t: f64,
         scale: f64,
         x: &Matrix,
+        cols: usize,
         pass: impl FnOnce(&Mlp, &[f32], &[f32], &mut [f32], &mut Workspace) -> Result<(), NetworkError>,
-    ) -> Matrix {
-        let (n, od) = (x.rows(), self.mlp.config().output_dim);
-        let ts = vec![t as f32; n];
-        let xs = to_f32(x, scale);
-        let mut raw = vec![0.0f32; n * od];
-        let mut guard = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
-        let ws = match guard.as_mut() {
+        finish: impl FnOnce(&[f32]) -> R,
+    ) -> R {
+        let n = x.rows();
+        let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let Scratch {
+            workspace,
+            t: ts,
+            x: xs,
+            out,
+        } = &mut *guard;
+        let ws = match workspace {
             Some(ws) if ws.capacity() >= n => ws,
-            _ => guard.insert(Workspace::new(&self.mlp, n)),
+            _ => workspace.insert(Workspace::new(&self.mlp, n)),
         };
-        pass(&self.mlp, &ts, &xs, &mut raw, ws)
+        ts.clear();
+        ts.resize(n, t as f32);
+        xs.clear();
+        xs.extend(x.as_slice().iter().map(|&v| (scale * v) as f32));
+        out.resize(n * cols, 0.0);
+        pass(&self.mlp, ts, xs, out, ws)
             .expect("the buffers are sized from the network's own configuration");
-        Matrix::new(n, od, raw.into_iter().map(f64::from).collect()).expect("n × output_dim values")
+        finish(out)
     }
 }
 
-fn to_f32(x: &Matrix, scale: f64) -> Vec<f32> {
-    x.as_slice().iter().map(|&v| (scale * v) as f32).collect()
+/// `out = c.xt · x + c.value · net` for the network's `f32` outputs `net` (the shape of `x`).
+fn converted(c: Conversion, x: &Matrix, net: &[f32], out: &mut Matrix) {
+    let values = out.as_mut_slice().iter_mut().zip(x.as_slice()).zip(net);
+    for ((o, &x), &v) in values {
+        *o = c.xt * x + c.value * f64::from(v);
+    }
 }
 
 impl VectorField for NetworkField {
@@ -229,11 +257,15 @@ impl Divergence for NetworkField {
     fn jvp(&self, t: f64, x: &Matrix, v: &Matrix, out: &mut Matrix) {
         match self.reading(t, None, Parameterization::Velocity) {
             Some(r) => {
-                let vs = to_f32(v, r.input_scale);
-                let net = self.run(r.time, r.input_scale, x, |mlp, ts, xs, raw, ws| {
-                    mlp.jvp_input(ts, xs, &vs, raw, ws)
-                });
-                r.conversion.apply(v, &net, out)
+                let vs: Vec<f32> = v.as_slice().iter().map(|&v| (r.input_scale * v) as f32).collect();
+                self.run(
+                    r.time,
+                    r.input_scale,
+                    x,
+                    self.mlp.config().output_dim,
+                    |mlp, ts, xs, raw, ws| mlp.jvp_input(ts, xs, &vs, raw, ws),
+                    |raw| converted(r.conversion, v, raw, out),
+                )
             }
             None => out.as_mut_slice().fill(f64::NAN),
         }
@@ -254,32 +286,25 @@ impl Divergence for NetworkField {
             divergence.fill(f64::NAN);
             return;
         };
-        let (n, d) = x.shape();
+        let d = x.cols();
         let od = self.mlp.config().output_dim;
-        let ts = vec![r.time as f32; n];
-        let xs = to_f32(x, r.input_scale);
-        let mut packed = vec![0.0f32; n * (od + 1)];
-        {
-            let mut guard = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
-            let ws = match guard.as_mut() {
-                Some(ws) if ws.capacity() >= n => ws,
-                _ => guard.insert(Workspace::new(&self.mlp, n)),
-            };
-            self.mlp
-                .forward_and_divergence(&ts, &xs, &mut packed, ws)
-                .expect("the buffers are sized from the network's own configuration");
-        }
         let c = r.conversion;
-        for (i, (row, div)) in packed
-            .chunks_exact(od + 1)
-            .zip(divergence.iter_mut())
-            .enumerate()
-        {
-            for (j, o) in out.row_mut(i).iter_mut().enumerate() {
-                *o = c.xt * x.get(i, j) + c.value * row[j] as f64;
-            }
-            *div = d as f64 * c.xt + c.value * r.input_scale * row[od] as f64;
-        }
+        self.run(
+            r.time,
+            r.input_scale,
+            x,
+            od + 1,
+            |mlp, ts, xs, packed, ws| mlp.forward_and_divergence(ts, xs, packed, ws),
+            |packed| {
+                let rows = packed.chunks_exact(od + 1).zip(divergence.iter_mut());
+                for (i, (row, div)) in rows.enumerate() {
+                    for (j, o) in out.row_mut(i).iter_mut().enumerate() {
+                        *o = c.xt * x.get(i, j) + c.value * row[j] as f64;
+                    }
+                    *div = d as f64 * c.xt + c.value * r.input_scale * row[od] as f64;
+                }
+            },
+        )
     }
 }
 
