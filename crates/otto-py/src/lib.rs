@@ -36,6 +36,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gaussian::gaussian_bridge_marginal, m)?)?;
     m.add_function(wrap_pyfunction!(sampling::sample_plan, m)?)?;
     m.add_function(wrap_pyfunction!(sampling::exact_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(sampling::exact_pairs_sqeuclidean, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_panic_in_worker, m)?)?;

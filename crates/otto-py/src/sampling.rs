@@ -5,15 +5,15 @@ use numpy::{IntoPyArray, PyArray1};
 use otto_ot::exact::NetworkSimplex;
 use otto_ot::marginal::uniform;
 use otto_ot::plan::{sample_pairs_dense, SparsePlan};
-use otto_ot::{Matrix, OtError};
+use otto_ot::{squared_euclidean, Matrix, OtError};
 use pyo3::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::arrays::matrix;
-use crate::errors::input;
-use crate::runtime::run;
-use crate::solvers::solve_exact;
+use crate::errors::{input, InputError};
+use crate::runtime::{run, run_here};
+use crate::solvers::{solve_exact, HERE_MAX_ENTRIES};
 
 type Indices<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>);
 
@@ -67,6 +67,42 @@ pub fn exact_pairs<'py>(
     let cost = matrix(&m, "M")?;
     let pairs = pairs_of_exact_plan(py, cost, k, replace, seed)?;
     Ok(indices(py, pairs))
+}
+
+/// [`exact_pairs`] for the squared Euclidean cost `‖x0_i − x1_j‖²` between the rows of `x0` and
+/// `x1`, computed by otto in `f64` (by differences: no cancellation) — no cost matrix crosses into
+/// Python. Up to 512 × 512 pairs the cost is built on the calling thread, like the solve.
+#[pyfunction]
+#[pyo3(signature = (x0, x1, k, replace, seed))]
+pub fn exact_pairs_sqeuclidean<'py>(
+    py: Python<'py>,
+    x0: Bound<'py, PyAny>,
+    x1: Bound<'py, PyAny>,
+    k: usize,
+    replace: bool,
+    seed: u64,
+) -> PyResult<Indices<'py>> {
+    let (x, y) = (matrix(&x0, "x0")?, matrix(&x1, "x1")?);
+    let cost = if x.rows() * y.rows() <= HERE_MAX_ENTRIES {
+        run_here(py, || squared_euclidean(&x, &y).map_err(point_error))?
+    } else {
+        run(py, move |_| squared_euclidean(&x, &y).map_err(point_error))?
+    };
+    let pairs = pairs_of_exact_plan(py, cost, k, replace, seed)?;
+    Ok(indices(py, pairs))
+}
+
+/// An error about the point clouds, naming them as the Python arguments `x0` and `x1`.
+fn point_error(e: OtError) -> PyErr {
+    let message = e.to_string();
+    let message = [
+        ("the source points x", "x0"),
+        ("source points x", "x0"),
+        ("target points y", "x1"),
+    ]
+    .iter()
+    .fold(message, |m, (from, to)| m.replace(from, to));
+    InputError::new_err(message)
 }
 
 /// The exact plan between uniform weights for `cost`, as `k` pairs (see [`exact_pairs`]).

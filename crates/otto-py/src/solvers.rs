@@ -53,7 +53,7 @@ pub fn emd<'py>(
 /// Cost matrices up to this many entries are solved on the calling thread first
 /// ([`run_here`]), within [`HERE_PIVOTS_PER_NODE`] pivots per node: there the network simplex
 /// runs its block search over all arcs, on one thread, in a few milliseconds.
-const HERE_MAX_ENTRIES: usize = 512 * 512;
+pub(crate) const HERE_MAX_ENTRIES: usize = 512 * 512;
 
 /// The calling thread's pivot budget per node (the network simplex's own first try at these
 /// sizes; uniform 2-D clouds need 9–13). A problem that needs more (a degenerate cost such as

@@ -131,6 +131,28 @@ def test_exact_pairs_are_the_optimal_permutation(n):
     assert M[i, j].sum() == pytest.approx(M[rows, cols].sum(), rel=1e-12)
 
 
+@pytest.mark.parametrize("n, d", [(64, 2), (600, 3)])
+def test_exact_pairs_from_points_are_the_optimal_pairs(n, d):
+    # The cost built by otto from the points (on the calling thread up to 512 × 512, on the pool
+    # past it): truth, SciPy's assignment on the NumPy cost, and the same seeded draws as the
+    # cost-matrix kernel gives on that cost.
+    x, y, M = clouds(n, d=d, seed=n)
+    i, j = otto_ot._core.exact_pairs_sqeuclidean(x, y.astype(np.float32), n, False, 0)
+    assert list(i) == list(range(n))
+    y32 = y.astype(np.float32).astype(np.float64)
+    M32 = ((x[:, None, :] - y32[None, :, :]) ** 2).sum(-1)
+    assert M32[i, j].sum() == pytest.approx(M32[linear_sum_assignment(M32)].sum(), rel=1e-12)
+    i, j = otto_ot._core.exact_pairs_sqeuclidean(x, y, 3 * n, True, 5)
+    want = otto_ot._core.exact_pairs(M, 3 * n, True, 5)
+    np.testing.assert_array_equal(i, want[0])
+    np.testing.assert_array_equal(j, want[1])
+    with pytest.raises(ValueError, match="x1"):
+        otto_ot._core.exact_pairs_sqeuclidean(x, y[:, :1], n, False, 0)
+    y[3, 0] = np.nan
+    with pytest.raises(ValueError, match="x1"):
+        otto_ot._core.exact_pairs_sqeuclidean(x, y, n, False, 0)
+
+
 def test_exact_pairs_past_the_calling_threads_pivot_budget():
     # C_ij = i·j needs more pivots than the calling thread's budget at n = 300 (its block search
     # degenerates), so otto's pool solves it again; truth: by the rearrangement inequality the

@@ -20,7 +20,7 @@ pub struct NetworkField {
     preconditioning: Option<EdmPreconditioning>,
     /// SF2M's score network s_θ ≈ (σ²/2)∇log p_t and the bridge's σ.
     score_network: Option<(Box<NetworkField>, f64)>,
-    scratch: Mutex<Scratch>,
+    scratch: Mutex<Box<Scratch>>,
 }
 
 /// The engine's workspace and the `f32` buffers one pass reads and writes, kept from call to call
@@ -216,7 +216,7 @@ impl NetworkField {
             t: ts,
             x: xs,
             out,
-        } = &mut *guard;
+        } = &mut **guard;
         let ws = match workspace {
             Some(ws) if ws.capacity() >= n => ws,
             _ => workspace.insert(Workspace::new(&self.mlp, n)),
@@ -257,7 +257,11 @@ impl Divergence for NetworkField {
     fn jvp(&self, t: f64, x: &Matrix, v: &Matrix, out: &mut Matrix) {
         match self.reading(t, None, Parameterization::Velocity) {
             Some(r) => {
-                let vs: Vec<f32> = v.as_slice().iter().map(|&v| (r.input_scale * v) as f32).collect();
+                let vs: Vec<f32> = v
+                    .as_slice()
+                    .iter()
+                    .map(|&v| (r.input_scale * v) as f32)
+                    .collect();
                 self.run(
                     r.time,
                     r.input_scale,
