@@ -42,11 +42,14 @@ float32 and its sampler arithmetic in float64, so about 1e-6 is the floor.
 
 Timing: --time-n points, DPM-Solver++(2M), --steps steps, torch.set_num_threads(--threads) and
 RAYON_NUM_THREADS for otto; diffusers' loop (set_timesteps, then per step the network call and
-scheduler.step) under torch.inference_mode(); otto's `time_s` from `otto sample --json` (sampling
-only: the run is loaded and the files read before its clock starts). Alternating repeats, median,
-with a half-second pause before each otto run (PyTorch's OpenMP workers spin-wait after a parallel
-region; an otto process started at once shared the two cores with them and took up to twice as
-long).
+scheduler.step) under torch.inference_mode(), after a 64-point warm-up; otto twice: `time_s` from
+`otto sample --json` (a fresh process each time, no warm-up; sampling only: the run is loaded and
+the files read before its clock starts) and, in this process, `otto_ot.generative.Run.sample` on
+the same start points and levels (after the same 64-point warm-up as diffusers; the wall time of
+the call, array conversions included; its output must equal the CLI's bit for bit). Alternating
+repeats, median, with a half-second pause before each otto run (PyTorch's OpenMP workers
+spin-wait after a parallel region; an otto run started at once shared the two cores with them and
+took up to twice as long).
 Prints a markdown table; --json-out writes every figure.
 """
 import argparse
@@ -210,25 +213,38 @@ def compare(args, run, model, betas, workdir):
 
 
 def timing(args, run, model, betas, workdir):
+    import otto_ot
+    from otto_ot.generative import Run
+
     name = "dpmpp-2m"
     sched = build(name, betas)
     sched.set_timesteps(args.steps)
     levels = levels_of(name, sched)
     z = torch.randn(args.time_n, 2, generator=torch.Generator().manual_seed(args.seed + 1))
     x0 = otto_start(name, sched, z)
+    otto_ot.set_num_threads(args.threads)
+    in_process = Run(run)
+    in_process.sample(x0=x0[:64], levels=levels, solver=name)  # warm-up, as for diffusers
     diffusers_sample(name, sched, model, z[:64], args.steps)  # warm-up
-    ours, theirs = [], []
+    ours, ours_py, theirs = [], [], []
     for _ in range(args.repeats):
         time.sleep(0.5)  # PyTorch's OpenMP workers spin-wait after a parallel region: let them stop
-        report, _ = run_otto(args, run, name, x0, levels, workdir / "timing-otto.npy", workdir)
+        report, cli = run_otto(args, run, name, x0, levels, workdir / "timing-otto.npy", workdir)
         ours.append(report["time_s"])
+        time.sleep(0.5)
+        start = time.perf_counter()
+        py = in_process.sample(x0=x0, levels=levels, solver=name)
+        ours_py.append(time.perf_counter() - start)
+        if not np.array_equal(py, cli):
+            raise SystemExit("otto_ot.generative and `otto sample` disagree on the same input")
         start = time.perf_counter()
         diffusers_sample(name, sched, model, z, args.steps)
         theirs.append(time.perf_counter() - start)
+    median = statistics.median
     return {"sampler": name, "n": args.time_n, "load_average": os.getloadavg(), "steps": args.steps, "threads": args.threads,
-            "otto_s": ours, "diffusers_s": theirs, "otto_median_s": statistics.median(ours),
-            "diffusers_median_s": statistics.median(theirs),
-            "speedup": statistics.median(theirs) / statistics.median(ours)}
+            "otto_s": ours, "otto_py_s": ours_py, "diffusers_s": theirs, "otto_median_s": median(ours),
+            "otto_py_median_s": median(ours_py), "diffusers_median_s": median(theirs),
+            "speedup": median(theirs) / median(ours), "speedup_py": median(theirs) / median(ours_py)}
 
 
 def main():
@@ -262,12 +278,14 @@ def main():
         print(f"| {r['sampler']} | {r['steps']} | {r['nfe_otto']} / {r['nfe_diffusers']} "
               f"| {r['max_abs']:.2e} | {r['rel']:.2e} |")
     if timed:
+        ms = lambda key: [round(v * 1e3, 1) for v in timed[key]]  # noqa: E731
         print(f"\nDPM-Solver++(2M), {timed['n']} points, {timed['steps']} steps, {timed['threads']} threads, "
-              f"median of {args.repeats}: otto {timed['otto_median_s'] * 1e3:.1f} ms, "
-              f"diffusers {timed['diffusers_median_s'] * 1e3:.1f} ms, ratio {timed['speedup']:.1f}x "
-              f"(otto {[round(v * 1e3, 1) for v in timed['otto_s']]}, "
-              f"diffusers {[round(v * 1e3, 1) for v in timed['diffusers_s']]} ms); load average after "
-              f"{', '.join(f'{v:.2f}' for v in timed['load_average'])}")
+              f"median of {args.repeats}: otto (CLI, fresh process) {timed['otto_median_s'] * 1e3:.1f} ms, "
+              f"otto (otto_ot.generative, in process) {timed['otto_py_median_s'] * 1e3:.1f} ms, "
+              f"diffusers {timed['diffusers_median_s'] * 1e3:.1f} ms; ratio {timed['speedup']:.1f}x (CLI), "
+              f"{timed['speedup_py']:.1f}x (in process) "
+              f"(otto CLI {ms('otto_s')}, in process {ms('otto_py_s')}, diffusers {ms('diffusers_s')} ms); "
+              f"load average after {', '.join(f'{v:.2f}' for v in timed['load_average'])}")
     if args.json_out:
         pathlib.Path(args.json_out).write_text(json.dumps({"agreement": rows, "timing": timed,
                                                            "diffusers": diffusers.__version__,

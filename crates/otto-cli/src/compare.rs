@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use otto::sampler::Solution;
+use otto::field::Denoiser;
+use otto::sampler::{DiffusionOptions, DiffusionSampler, Solution};
 use otto::train::{self, Method, RunDir, TrainConfig, TrainedGenerator, TrainedRun};
 use otto_ot::marginal::uniform;
 use otto_ot::wasserstein::w2_exact;
@@ -19,7 +20,7 @@ use serde_json::{json, Value};
 use crate::eval::{evaluate, evaluate_generator, test_nll};
 use crate::npy;
 use crate::plot;
-use crate::samplers::{run_ode, DiffusionOptions, Solver};
+use crate::samplers::{run_ode, Solver};
 use crate::train::Progress;
 
 #[derive(Args)]
@@ -94,19 +95,19 @@ fn draw(trained: &TrainedRun, solver: Solver, nfe: usize, n: usize, seed: u64) -
         let x = trained.prior(n, seed);
         return run_ode(method, &trained.field, &x, t0, t1, nfe, (0.0, 0.0));
     }
-    let Some(denoiser) = trained.field.with_denoiser() else {
+    let (Some(denoiser), Some(sampler)) = (trained.field.with_denoiser(), solver.diffusion())
+    else {
         bail!("{} needs a denoiser", solver.name());
     };
-    let steps = if solver == Solver::EdmHeun {
+    let steps = if sampler == DiffusionSampler::EdmHeun {
         nfe.div_ceil(2).max(1)
     } else {
         nfe
     };
     let options = DiffusionOptions::default();
-    let levels = options.levels(solver, &denoiser, steps, true)?;
-    let z = trained.recipe.source.draw_fresh(n, seed);
-    let x = Matrix::from_fn(n, z.cols(), |i, j| levels[0].sigma * z.get(i, j));
-    options.run(solver, &denoiser, &x, &levels, seed)
+    let levels = options.levels(sampler, denoiser.schedule(), steps, true)?;
+    let x = trained.prior_at(n, seed, levels[0].sigma);
+    Ok(options.run(sampler, &denoiser, &x, &levels, seed)?)
 }
 
 pub fn run(args: CompareArgs) -> Result<()> {

@@ -179,10 +179,7 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs, inputs: Inputs) -> Res
             .levels(args.solver, &denoiser, args.steps, true)?,
     };
     // The prior at the first level: x = σ_0 z (the α_0 x1 part is negligible where σ_0 ≫ α_0).
-    let x = given.unwrap_or_else(|| {
-        let z = trained.recipe.source.draw_fresh(args.n, args.seed);
-        Matrix::from_fn(z.rows(), z.cols(), |i, j| levels[0].sigma * z.get(i, j))
-    });
+    let x = given.unwrap_or_else(|| trained.prior_at(args.n, args.seed, levels[0].sigma));
     args.diffusion
         .run(args.solver, &denoiser, &x, &levels, args.seed)
         .map_err(|e| level_error(e, args.levels.as_deref()))

@@ -9,8 +9,7 @@ use clap::{Args, ValueEnum};
 use otto::field::{Denoiser, VectorField};
 use otto::path::Level;
 use otto::sampler::{
-    Ddim, Discretization, DpmSolverPp, DpmVariant, EdmHeun, Method, OdeSolver, PredictorCorrector,
-    Solution, TimeGrid, UniPc,
+    DiffusionOptions as LibraryOptions, DiffusionSampler, Method, OdeSolver, Solution, TimeGrid,
 };
 use otto_ot::{Matrix, OtError};
 
@@ -82,6 +81,24 @@ impl Solver {
         }
     }
 
+    /// The diffusion sampler, for the solvers that step a denoiser through noise levels.
+    pub fn diffusion(&self) -> Option<DiffusionSampler> {
+        match self {
+            Solver::Ddim => Some(DiffusionSampler::Ddim),
+            Solver::Dpmpp1 => Some(DiffusionSampler::Dpmpp1),
+            Solver::Dpmpp2m => Some(DiffusionSampler::Dpmpp2m),
+            Solver::Dpmpp3m => Some(DiffusionSampler::Dpmpp3m),
+            Solver::Dpmpp2s => Some(DiffusionSampler::Dpmpp2s),
+            Solver::Dpmpp2mSde => Some(DiffusionSampler::Dpmpp2mSde),
+            Solver::EdmHeun => Some(DiffusionSampler::EdmHeun),
+            Solver::EdmEuler => Some(DiffusionSampler::EdmEuler),
+            Solver::Em => Some(DiffusionSampler::Em),
+            Solver::Pc => Some(DiffusionSampler::Pc),
+            Solver::Unipc => Some(DiffusionSampler::Unipc),
+            _ => None,
+        }
+    }
+
     /// The ODE method, for the solvers that integrate a velocity in t.
     pub fn ode_method(&self) -> Option<Method> {
         match self {
@@ -95,7 +112,7 @@ impl Solver {
     }
 }
 
-/// The options of the diffusion samplers.
+/// The options of the diffusion samplers as flags (defaults: [`LibraryOptions::default`]).
 #[derive(Args, Debug, Clone)]
 pub struct DiffusionOptions {
     /// Grid of noise levels of the diffusion samplers: uniform (in t), logsnr (uniform in
@@ -103,25 +120,25 @@ pub struct DiffusionOptions {
     #[arg(long, value_parser = parse_grid)]
     pub grid: Option<TimeGrid>,
     /// DDIM's η (0: deterministic; 1: ancestral DDPM).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = LibraryOptions::default().eta)]
     pub eta: f64,
     /// EDM's S_churn (0: deterministic).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = LibraryOptions::default().churn)]
     pub churn: f64,
     /// EDM's S_min: churn applies where σ/α ≥ S_min.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = LibraryOptions::default().s_min)]
     pub s_min: f64,
     /// EDM's S_max: churn applies where σ/α ≤ S_max.
-    #[arg(long, default_value_t = f64::INFINITY)]
+    #[arg(long, default_value_t = LibraryOptions::default().s_max)]
     pub s_max: f64,
     /// EDM's S_noise.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = LibraryOptions::default().s_noise)]
     pub s_noise: f64,
     /// Predictor–corrector: Langevin corrector steps per level.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = LibraryOptions::default().corrector_steps)]
     pub corrector_steps: usize,
     /// Predictor–corrector: the corrector's signal-to-noise ratio.
-    #[arg(long, default_value_t = 0.16)]
+    #[arg(long, default_value_t = LibraryOptions::default().snr)]
     pub snr: f64,
     /// DPM-Solver++ multistep: keep the full order on the last steps (diffusers'
     /// lower_order_final=False).
@@ -129,30 +146,36 @@ pub struct DiffusionOptions {
     pub no_lower_order_final: bool,
 }
 
-impl Default for DiffusionOptions {
-    /// The command line's defaults (one place: the `#[arg]` attributes above).
-    fn default() -> Self {
-        #[derive(clap::Parser)]
-        struct Defaults {
-            #[command(flatten)]
-            options: DiffusionOptions,
-        }
-        <Defaults as clap::Parser>::parse_from(["otto"]).options
-    }
-}
-
 fn parse_grid(s: &str) -> Result<TimeGrid, String> {
     s.parse().map_err(|e: otto::error::Error| e.to_string())
 }
 
 impl DiffusionOptions {
+    /// The options as the library takes them.
+    pub fn options(&self) -> LibraryOptions {
+        LibraryOptions {
+            grid: self.grid,
+            eta: self.eta,
+            churn: self.churn,
+            s_min: self.s_min,
+            s_max: self.s_max,
+            s_noise: self.s_noise,
+            corrector_steps: self.corrector_steps,
+            snr: self.snr,
+            lower_order_final: !self.no_lower_order_final,
+        }
+    }
+
+    /// The diffusion sampler `solver` names, or an error for the ODE and SDE solvers.
+    fn sampler(solver: Solver) -> Result<DiffusionSampler> {
+        solver
+            .diffusion()
+            .ok_or_else(|| anyhow::anyhow!("{} is not a diffusion sampler", solver.name()))
+    }
+
     /// The grid `solver` uses.
-    pub fn grid_for(&self, solver: Solver) -> TimeGrid {
-        self.grid.unwrap_or(match solver {
-            Solver::EdmHeun | Solver::EdmEuler => TimeGrid::Karras { rho: 7.0 },
-            Solver::Em | Solver::Pc => TimeGrid::Uniform,
-            _ => TimeGrid::LogSnr,
-        })
+    pub fn grid_for(&self, solver: Solver) -> Result<TimeGrid> {
+        Ok(self.options().grid_for(Self::sampler(solver)?))
     }
 
     /// The levels of `steps` steps of `solver` on the denoiser's schedule (`denoise_final`: end
@@ -164,10 +187,10 @@ impl DiffusionOptions {
         steps: usize,
         denoise_final: bool,
     ) -> Result<Vec<Level>> {
-        Ok(Discretization::new(steps)
-            .grid(self.grid_for(solver))
-            .denoise_final(denoise_final)
-            .levels(denoiser.schedule())?)
+        let sampler = Self::sampler(solver)?;
+        Ok(self
+            .options()
+            .levels(sampler, denoiser.schedule(), steps, denoise_final)?)
     }
 
     /// Runs the diffusion sampler `solver` from `x` (the points at `levels[0]`).
@@ -179,41 +202,8 @@ impl DiffusionOptions {
         levels: &[Level],
         seed: u64,
     ) -> Result<Solution> {
-        let dpm = |variant| {
-            DpmSolverPp::new(variant)
-                .lower_order_final(!self.no_lower_order_final)
-                .seed(seed)
-                .solve(denoiser, x, levels)
-        };
-        let edm = |sampler: EdmHeun| {
-            sampler
-                .churn(self.churn, self.s_min, self.s_max)
-                .s_noise(self.s_noise)
-                .seed(seed)
-                .solve(denoiser, x, levels)
-        };
-        let pc = |corrector_steps| {
-            PredictorCorrector::new(corrector_steps)
-                .snr(self.snr)
-                .seed(seed)
-                .solve(denoiser, x, levels)
-        };
-        Ok(match solver {
-            Solver::Ddim => Ddim::new(self.eta).seed(seed).solve(denoiser, x, levels)?,
-            Solver::Dpmpp1 => dpm(DpmVariant::One)?,
-            Solver::Dpmpp2m => dpm(DpmVariant::TwoM)?,
-            Solver::Dpmpp3m => dpm(DpmVariant::ThreeM)?,
-            Solver::Dpmpp2s => dpm(DpmVariant::TwoS)?,
-            Solver::Dpmpp2mSde => dpm(DpmVariant::SdeTwoM)?,
-            Solver::EdmHeun => edm(EdmHeun::new())?,
-            Solver::EdmEuler => edm(EdmHeun::euler())?,
-            Solver::Unipc => UniPc::new()
-                .lower_order_final(!self.no_lower_order_final)
-                .solve(denoiser, x, levels)?,
-            Solver::Em => pc(0)?,
-            Solver::Pc => pc(self.corrector_steps)?,
-            ode => anyhow::bail!("{} is an ODE solver, not a diffusion sampler", ode.name()),
-        })
+        let sampler = Self::sampler(solver)?;
+        Ok(self.options().run(sampler, denoiser, x, levels, seed)?)
     }
 }
 

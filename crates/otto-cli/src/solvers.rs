@@ -225,7 +225,7 @@ fn study(args: &SolversArgs, field: &GmmField<Box<dyn Schedule>>) -> Result<()> 
                 Some(m) => run_ode(m, field, &x0, t_start, t_end, n, (0.0, 0.0))?,
                 None => {
                     let levels = otto::sampler::Discretization::new(n)
-                        .grid(args.diffusion.grid_for(solver))
+                        .grid(args.diffusion.grid_for(solver)?)
                         .interval(t_start, t_end)
                         .denoise_final(false)
                         .levels(schedule)?;

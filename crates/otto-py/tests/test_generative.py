@@ -88,6 +88,73 @@ def test_likelihood_is_the_clis_and_a_density(flow_run, tmp_path):
     assert abs(hutchinson.mean() - logp.mean()) < 0.1
 
 
+@pytest.fixture(scope="module")
+def ddpm_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "ddpm"
+    otto("train", "--method", "ddpm", "--target", "moons", "--steps", "100", "--out", out)
+    return out
+
+
+@pytest.mark.parametrize("solver", ["dpmpp-2m", "edm-heun", "ddim"])
+def test_diffusion_samplers_are_the_clis(ddpm_run, solver, tmp_path):
+    # Truth: `otto sample --solver` on the same run, seed and levels (the same library code path
+    # from a different front end), bit for bit; then with the levels given as an array and start
+    # points given, and DDIM's η = 1 (stochastic: the same seed, the same draws).
+    out = ddpm_run
+    run = Run(out)
+    x = run.sample(400, steps=12, solver=solver, seed=4)
+    cli = tmp_path / "cli.npy"
+    otto(
+        "sample",
+        "--run",
+        out,
+        "--n",
+        400,
+        "--steps",
+        12,
+        "--solver",
+        solver,
+        "--seed",
+        4,
+        "--out",
+        cli,
+    )
+    np.testing.assert_array_equal(x, np.load(cli))
+    levels = np.array([[0.0, 0.05, 0.9987], [0.5, 0.6, 0.8], [0.9, 0.95, 0.3], [1.0, 1.0, 0.0]])
+    x0 = np.random.default_rng(1).normal(size=(30, 2))
+    np.save(tmp_path / "levels.npy", levels)
+    np.save(tmp_path / "x0.npy", x0)
+    y = run.sample(x0=x0, levels=levels, solver=solver, eta=1.0)
+    flags = ["--eta", 1.0] if solver == "ddim" else []
+    otto(
+        "sample",
+        "--run",
+        out,
+        "--x0",
+        tmp_path / "x0.npy",
+        "--levels",
+        tmp_path / "levels.npy",
+        "--solver",
+        solver,
+        "--seed",
+        1,
+        "--out",
+        cli,
+        *flags,
+    )
+    np.testing.assert_array_equal(y, np.load(cli))
+
+
+def test_diffusion_samplers_need_a_diffusion_run_and_valid_levels(flow_run):
+    run = Run(flow_run)
+    with pytest.raises(ValueError, match="affine Gaussian path"):
+        run.sample(10, solver="dpmpp-2m")
+    with pytest.raises(ValueError, match="levels apply to the diffusion samplers"):
+        run.sample(10, solver="euler", levels=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="ddim, dpmpp-1"):
+        run.sample(10, solver="dpm2")
+
+
 def test_drifting_runs_are_one_step_generators(tmp_path):
     out = tmp_path / "drift"
     otto(

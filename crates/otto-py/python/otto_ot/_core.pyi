@@ -75,7 +75,15 @@ class Run:
     @property
     def config_toml(self) -> str: ...
     def sample(
-        self, n: int, steps: int, solver: str, seed: int, x0: Optional[Float] = ...
+        self,
+        n: int,
+        steps: int,
+        solver: str,
+        seed: int,
+        x0: Optional[Float] = ...,
+        levels: Optional[Float] = ...,
+        eta: float = ...,
+        grid: Optional[str] = ...,
     ) -> F64: ...
     def log_likelihood(
         self, x: Float, steps: int, solver: str, divergence: str, probes: int, seed: int

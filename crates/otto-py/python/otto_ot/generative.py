@@ -10,9 +10,14 @@ Imported only when used (``import otto_ot.generative``); ``import otto_ot`` does
     otto_ot.w2(x, data)                          # exact W2 against held-out data
 
 Flow-matching, bridge and diffusion runs are vector fields: sampling integrates their ODE with one
-of otto's solvers (euler, midpoint, heun, rk4, dopri5); the diffusion samplers (DDIM,
-DPM-Solver++, …) are in the CLI (``otto sample --solver``). Drifting runs are one-step
-generators: ``sample`` is one network evaluation and they have no likelihood.
+of otto's solvers (euler, midpoint, heun, rk4, dopri5), and diffusion runs (an affine Gaussian
+path) also take the diffusion samplers of ``otto sample --solver`` (ddim, dpmpp-2m, edm-heun, …)
+on their default grids or on given noise levels:
+
+    x = Run("runs/ddpm").sample(10_000, steps=20, solver="dpmpp-2m")
+
+Drifting runs are one-step generators: ``sample`` is one network evaluation and they have no
+likelihood.
 """
 
 from typing import Optional
@@ -24,6 +29,22 @@ from . import _core
 from ._arrays import as_array
 
 SOLVERS = ("euler", "midpoint", "heun", "rk4", "dopri5")
+"""The ODE solvers (every field run)."""
+
+SAMPLERS = (
+    "ddim",
+    "dpmpp-1",
+    "dpmpp-2m",
+    "dpmpp-3m",
+    "dpmpp-2s",
+    "dpmpp-2m-sde",
+    "edm-heun",
+    "edm-euler",
+    "em",
+    "pc",
+    "unipc",
+)
+"""The diffusion samplers (runs on an affine Gaussian path: ddpm, score-ve, edm, vp-v, …)."""
 
 
 class Run:
@@ -55,14 +76,24 @@ class Run:
         solver: str = "euler",
         seed: int = 1,
         x0: Optional[ArrayLike] = None,
+        levels: Optional[ArrayLike] = None,
+        eta: float = 0.0,
+        grid: Optional[str] = None,
     ) -> np.ndarray:
-        """``n`` samples (n × dim, float64): the ODE from ``n`` prior points drawn with ``seed``, or
-        from the given start points ``x0`` (then ``n`` is ignored), with ``steps`` steps of
-        ``solver``. The same seed gives the same points as ``otto sample --seed``."""
+        """``n`` samples (n × dim, float64) from ``n`` prior points drawn with ``seed``, or from
+        the given start points ``x0`` (then ``n`` is ignored). ``solver``: an ODE solver of
+        :data:`SOLVERS` (``steps`` steps in t), or for a diffusion run a sampler of
+        :data:`SAMPLERS` (``steps`` noise levels on ``grid`` — ``uniform``, ``logsnr`` or
+        ``karras[:RHO]``, by default the sampler's own — ending at σ = 0; or the given ``levels``,
+        a (K+1) × 3 array of rows (t, α, σ) from noise to data; DDIM's ``eta``). The same seed
+        gives the same points as ``otto sample --seed``."""
         start = None if x0 is None else as_array(x0, "x0", 2)
         if start is not None:
             n = start.shape[0]
-        return self._run.sample(int(n), int(steps), solver, int(seed), start)
+        rows = None if levels is None else as_array(levels, "levels", 2)
+        return self._run.sample(
+            int(n), int(steps), solver, int(seed), start, rows, float(eta), grid
+        )
 
     def log_likelihood(
         self,

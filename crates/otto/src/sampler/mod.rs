@@ -3,8 +3,8 @@
 //! Euler–Maruyama for the SDE with the same marginals, for any [`crate::field::ScoreField`]. The
 //! diffusion samplers — [`Ddim`], [`DpmSolverPp`] (1, 2M, 3M, 2S, SDE-2M), [`EdmHeun`] and
 //! [`PredictorCorrector`] (reverse-SDE Euler–Maruyama with a Langevin corrector) and [`UniPc`] —
-//! step any
-//! [`crate::field::Denoiser`] through a grid of noise levels ([`grid`]).
+//! step any [`crate::field::Denoiser`] through a grid of noise levels ([`grid`]); [`named`] picks
+//! one by name ([`DiffusionSampler`]) with its [`DiffusionOptions`].
 //!
 //! Every solver follows one shape: an options struct (Default + builder setters, validated by
 //! `solve`), then `solve(field, x, t0, t1)` returning a [`Solution`]: the final points, how the
@@ -18,6 +18,7 @@ mod diffusion;
 pub mod dpm_solver;
 pub mod edm;
 pub mod grid;
+pub mod named;
 pub mod ode;
 pub mod predictor_corrector;
 pub mod sde;
@@ -27,6 +28,7 @@ pub use ddim::Ddim;
 pub use dpm_solver::{DpmSolverPp, DpmVariant};
 pub use edm::EdmHeun;
 pub use grid::{Discretization, TimeGrid};
+pub use named::{DiffusionOptions, DiffusionSampler};
 pub use ode::{Method, OdeSolver};
 pub use predictor_corrector::PredictorCorrector;
 pub use sde::{Diffusion, EulerMaruyama};

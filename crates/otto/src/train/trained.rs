@@ -201,13 +201,16 @@ impl TrainedRun {
     /// `n` start points at t_start drawn with `seed`: the source's points, scaled by σ_{t_start}
     /// for a diffusion method (its prior N(0, σ² I): σ_max = 50 for VE, 80 for EDM, ≈ 1 for VP).
     pub fn prior(&self, n: usize, seed: u64) -> Matrix {
-        let x = self.recipe.source.draw_fresh(n, seed);
         match self.recipe.schedule {
-            Some(choice) => {
-                let sigma = choice.build().sigma(self.interval().0);
-                Matrix::from_fn(x.rows(), x.cols(), |i, j| sigma * x.get(i, j))
-            }
-            None => x,
+            Some(choice) => self.prior_at(n, seed, choice.build().sigma(self.interval().0)),
+            None => self.recipe.source.draw_fresh(n, seed),
         }
+    }
+
+    /// `n` source points drawn with `seed` and scaled by `sigma`: a diffusion sampler's start at a
+    /// first level of noise σ (the α x1 part of x_t is negligible where σ ≫ α).
+    pub fn prior_at(&self, n: usize, seed: u64, sigma: f64) -> Matrix {
+        let x = self.recipe.source.draw_fresh(n, seed);
+        Matrix::from_fn(x.rows(), x.cols(), |i, j| sigma * x.get(i, j))
     }
 }
