@@ -45,8 +45,10 @@ RAYON_NUM_THREADS for otto; diffusers' loop (set_timesteps, then per step the ne
 scheduler.step) under torch.inference_mode(), after a 64-point warm-up; otto twice: `time_s` from
 `otto sample --json` (a fresh process each time, no warm-up; sampling only: the run is loaded and
 the files read before its clock starts) and, in this process, `otto_ot.generative.Run.sample` on
-the same start points and levels (after the same 64-point warm-up as diffusers; the wall time of
-the call, array conversions included; its output must equal the CLI's bit for bit). Alternating
+the same start points and levels (the wall time of the call, array conversions included; its
+output must equal the CLI's bit for bit). In process, each library's timed call follows an untimed
+call of the same size (the same for both; after the pause below an idle core ran the first call
+up to 1.5× slower), diffusers' right after otto's, with no pause between them. Alternating
 repeats, median, with a half-second pause before each otto run (PyTorch's OpenMP workers
 spin-wait after a parallel region; an otto run started at once shared the two cores with them and
 took up to twice as long).
@@ -232,11 +234,15 @@ def timing(args, run, model, betas, workdir):
         report, cli = run_otto(args, run, name, x0, levels, workdir / "timing-otto.npy", workdir)
         ours.append(report["time_s"])
         time.sleep(0.5)
+        # Each library's timed call comes right after an untimed one of the same size: a core that
+        # sat idle through the pause runs the first call after it up to 1.5× slower.
+        in_process.sample(x0=x0, levels=levels, solver=name)
         start = time.perf_counter()
         py = in_process.sample(x0=x0, levels=levels, solver=name)
         ours_py.append(time.perf_counter() - start)
         if not np.array_equal(py, cli):
             raise SystemExit("otto_ot.generative and `otto sample` disagree on the same input")
+        diffusers_sample(name, sched, model, z, args.steps)
         start = time.perf_counter()
         diffusers_sample(name, sched, model, z, args.steps)
         theirs.append(time.perf_counter() - start)
