@@ -13,7 +13,7 @@ with torchcfm) and returned as tensors on the inputs' device and dtype. Differen
   coordinate differences and draws the pairs from the plan's ≤ 2n − 1 nonzeros (the same draws as
   ``sample_map`` on that plan with the same seed). ``torch.cdist`` computes
   ‖x‖² + ‖y‖² − 2⟨x, y⟩ in the inputs' precision, whose cancellation error (~1e-5 on float32
-  minibatches of scale 5) changes the optimal pairing of 14 in 400 torchcfm 8gaussians → moons
+  minibatches of scale 5) changes the optimal pairing of 6–14 in 400 torchcfm 8gaussians → moons
   minibatches of 512; the pairing here is optimal for the exact cost. ``normalize_cost`` changes no
   exact plan (the optimum of C and of C / max C is the same). ``replace=False`` returns the optimal
   permutation itself — every x0 and every x1 exactly once — instead of torchcfm's weighted draw
