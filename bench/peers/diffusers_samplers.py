@@ -46,12 +46,12 @@ scheduler.step) under torch.inference_mode(), after a 64-point warm-up; otto twi
 `otto sample --json` (a fresh process each time, no warm-up; sampling only: the run is loaded and
 the files read before its clock starts) and, in this process, `otto_ot.generative.Run.sample` on
 the same start points and levels (the wall time of the call, array conversions included; its
-output must equal the CLI's bit for bit). In process, each library's timed call follows an untimed
-call of the same size (the same for both; after the pause below an idle core ran the first call
-up to 1.5× slower), diffusers' right after otto's, with no pause between them. Alternating
-repeats, median, with a half-second pause before each otto run (PyTorch's OpenMP workers
+output must equal the CLI's bit for bit). Alternating repeats, median. Each turn — the otto
+process, otto in process, diffusers — starts after a 0.5 s pause (PyTorch's OpenMP workers
 spin-wait after a parallel region; an otto run started at once shared the two cores with them and
-took up to twice as long).
+took up to twice as long), and in process each library's timed call is the second of two calls of
+the same size (after the pause the idle cores ran the first ~40 ms of work up to 2× slower on
+this VM: bench/peers/otto_after_idle.py).
 Prints a markdown table; --json-out writes every figure.
 """
 import argparse
@@ -214,6 +214,13 @@ def compare(args, run, model, betas, workdir):
     return rows
 
 
+# Before each library's turn: long enough for PyTorch's OpenMP workers to stop spinning after a
+# parallel region (an otto process started at once shared the two cores with them). The cores then
+# sit idle, which on this VM slows the next ~40 ms of work up to 2× (bench/peers/otto_after_idle.py):
+# so every turn, diffusers' too, starts after the same pause and times the second of two calls.
+PAUSE_S = 0.5
+
+
 def timing(args, run, model, betas, workdir):
     import otto_ot
     from otto_ot.generative import Run
@@ -230,10 +237,10 @@ def timing(args, run, model, betas, workdir):
     diffusers_sample(name, sched, model, z[:64], args.steps)  # warm-up
     ours, ours_py, theirs = [], [], []
     for _ in range(args.repeats):
-        time.sleep(0.5)  # PyTorch's OpenMP workers spin-wait after a parallel region: let them stop
+        time.sleep(PAUSE_S)  # PyTorch's OpenMP workers spin-wait after a parallel region: let them stop
         report, cli = run_otto(args, run, name, x0, levels, workdir / "timing-otto.npy", workdir)
         ours.append(report["time_s"])
-        time.sleep(0.5)
+        time.sleep(PAUSE_S)
         # Each library's timed call comes right after an untimed one of the same size: a core that
         # sat idle through the pause runs the first call after it up to 1.5× slower.
         in_process.sample(x0=x0, levels=levels, solver=name)
@@ -242,6 +249,7 @@ def timing(args, run, model, betas, workdir):
         ours_py.append(time.perf_counter() - start)
         if not np.array_equal(py, cli):
             raise SystemExit("otto_ot.generative and `otto sample` disagree on the same input")
+        time.sleep(PAUSE_S)
         diffusers_sample(name, sched, model, z, args.steps)
         start = time.perf_counter()
         diffusers_sample(name, sched, model, z, args.steps)
