@@ -11,6 +11,7 @@ use crate::network::{Mlp, NetworkError, Workspace};
 use crate::path::{
     Conversion, EdmPreconditioning, Level, Parameterization, Schedule, SchedulePoint,
 };
+use crate::sampler::row_blocks::in_row_block;
 
 /// A trained [`Mlp`] with what its output means.
 pub struct NetworkField {
@@ -20,7 +21,9 @@ pub struct NetworkField {
     preconditioning: Option<EdmPreconditioning>,
     /// SF2M's score network s_θ ≈ (σ²/2)∇log p_t and the bridge's σ.
     score_network: Option<(Box<NetworkField>, f64)>,
-    scratch: Mutex<Box<Scratch>>,
+    /// One scratch per thread that may evaluate the field at once (indexed by rayon's thread
+    /// index), so that row blocks solved in parallel do not wait on each other.
+    scratch: Vec<Mutex<Box<Scratch>>>,
 }
 
 /// The engine's workspace and the `f32` buffers one pass reads and writes, kept from call to call
@@ -77,7 +80,7 @@ impl NetworkField {
             schedule,
             preconditioning: None,
             score_network: None,
-            scratch: Mutex::default(),
+            scratch: scratch_slots(),
         })
     }
 
@@ -210,16 +213,23 @@ impl NetworkField {
         finish: impl FnOnce(&[f32]) -> R,
     ) -> R {
         let n = x.rows();
-        let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = rayon::current_thread_index().unwrap_or(0) % self.scratch.len();
+        let mut guard = self.scratch[slot].lock().unwrap_or_else(|e| e.into_inner());
         let Scratch {
             workspace,
             t: ts,
             x: xs,
             out,
         } = &mut **guard;
+        // Inside a row block of a row-parallel solve the pass stays on this thread.
+        let threads = if in_row_block() {
+            1
+        } else {
+            rayon::current_num_threads()
+        };
         let ws = match workspace {
-            Some(ws) if ws.capacity() >= n => ws,
-            _ => workspace.insert(Workspace::new(&self.mlp, n)),
+            Some(ws) if ws.capacity() >= n && ws.threads() == threads => ws,
+            _ => workspace.insert(Workspace::with_threads(&self.mlp, n, threads)),
         };
         ts.clear();
         ts.resize(n, t as f32);
@@ -230,6 +240,12 @@ impl NetworkField {
             .expect("the buffers are sized from the network's own configuration");
         finish(out)
     }
+}
+
+/// One scratch slot per hardware thread.
+fn scratch_slots() -> Vec<Mutex<Box<Scratch>>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (0..threads).map(|_| Mutex::default()).collect()
 }
 
 /// `out = c.xt · x + c.value · net` for the network's `f32` outputs `net` (the shape of `x`).

@@ -21,6 +21,7 @@ pub mod grid;
 pub mod named;
 pub mod ode;
 pub mod predictor_corrector;
+pub mod row_blocks;
 pub mod sde;
 pub mod unipc;
 
@@ -31,6 +32,7 @@ pub use grid::{Discretization, TimeGrid};
 pub use named::{DiffusionOptions, DiffusionSampler};
 pub use ode::{Method, OdeSolver};
 pub use predictor_corrector::PredictorCorrector;
+pub use row_blocks::solve_by_row_blocks;
 pub use sde::{Diffusion, EulerMaruyama};
 pub use unipc::UniPc;
 

@@ -7,8 +7,8 @@ use std::str::FromStr;
 use otto_ot::Matrix;
 
 use super::{
-    Ddim, Discretization, DpmSolverPp, DpmVariant, EdmHeun, PredictorCorrector, Solution, TimeGrid,
-    UniPc,
+    solve_by_row_blocks, Ddim, Discretization, DpmSolverPp, DpmVariant, EdmHeun,
+    PredictorCorrector, Solution, TimeGrid, UniPc,
 };
 use crate::error::{Error, Result};
 use crate::field::Denoiser;
@@ -163,8 +163,38 @@ impl DiffusionOptions {
             .levels(schedule)
     }
 
-    /// Runs `sampler` from `x` (the points at `levels[0]`), its noise drawn from `seed`.
+    /// Whether `sampler` draws no noise with these options (DDIM at η = 0, EDM without churn, the
+    /// deterministic DPM-Solver++ and UniPC): its rows then evolve independently.
+    pub fn is_deterministic(&self, sampler: DiffusionSampler) -> bool {
+        match sampler {
+            DiffusionSampler::Ddim => self.eta == 0.0,
+            DiffusionSampler::EdmHeun | DiffusionSampler::EdmEuler => self.churn == 0.0,
+            DiffusionSampler::Dpmpp2mSde | DiffusionSampler::Em | DiffusionSampler::Pc => false,
+            _ => true,
+        }
+    }
+
+    /// Runs `sampler` from `x` (the points at `levels[0]`), its noise drawn from `seed`. A
+    /// deterministic sampler runs on blocks of rows in parallel ([`solve_by_row_blocks`]); the
+    /// stochastic ones on the whole batch, so that a seed gives the same noise whatever the
+    /// thread count.
     pub fn run(
+        &self,
+        sampler: DiffusionSampler,
+        denoiser: &(dyn Denoiser + Sync),
+        x: &Matrix,
+        levels: &[Level],
+        seed: u64,
+    ) -> Result<Solution> {
+        if !self.is_deterministic(sampler) {
+            return self.run_batch(sampler, denoiser, x, levels, seed);
+        }
+        let blocks = solve_by_row_blocks(x, |x| self.run_batch(sampler, denoiser, x, levels, seed));
+        Ok(Solution::stack(blocks.into_iter().collect::<Result<_>>()?))
+    }
+
+    /// [`DiffusionOptions::run`] on the whole batch.
+    fn run_batch(
         &self,
         sampler: DiffusionSampler,
         denoiser: &dyn Denoiser,
