@@ -133,7 +133,7 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs, inputs: Inputs) -> Res
     if let Some(method) = args.solver.ode_method() {
         return Ok(ode_solver(method, args.steps, (args.atol, args.rtol))
             .record(record)
-            .solve(&trained.field, &prior(given), t0, t1)?);
+            .solve_by_rows(&trained.field, &prior(given), t0, t1)?);
     }
     if args.solver == Solver::Sde || (args.solver == Solver::Em && args.g.is_some()) {
         let Some(score_field) = trained.field.with_score() else {

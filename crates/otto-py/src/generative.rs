@@ -180,7 +180,10 @@ impl Run {
                 let (t0, t1) = trained.interval();
                 let x0 = start.unwrap_or_else(|| trained.prior(n, seed));
                 let solver = OdeSolver::new(method).steps(steps);
-                Ok(solver.solve(&trained.field, &x0, t0, t1).map_err(error)?.x)
+                Ok(solver
+                    .solve_by_rows(&trained.field, &x0, t0, t1)
+                    .map_err(error)?
+                    .x)
             }
             (Model::Field(trained), Some(Integrator::Diffusion(sampler))) => {
                 let Some(denoiser) = trained.field.with_denoiser() else {

@@ -135,7 +135,7 @@ impl Likelihood {
     /// Errors: [`Error::Empty`], [`Error::Shape`] (points not of the field's dimension, or
     /// `log_p0` returning a wrong number of values), [`Error::NonFinite`] (points or times),
     /// [`Error::InvalidOption`] (no probes, or a bad option of the ODE solver).
-    pub fn log_density<F: Divergence + ?Sized>(
+    pub fn log_density<F: Divergence + Sync + ?Sized>(
         &self,
         field: &F,
         x: &Matrix,
@@ -169,7 +169,13 @@ impl Likelihood {
         };
         let augmented = Augmented { field, probes };
         let start = Matrix::from_fn(n, d + 1, |i, j| if j < d { x.get(i, j) } else { 0.0 });
-        let solution = self.ode.solve(&augmented, &start, t1, t0)?;
+        // With the exact divergence each row's (x, log-density change) evolves on its own: the
+        // rows can be solved in blocks (Hutchinson's probes are drawn for the whole batch).
+        let solution = if augmented.probes.is_none() {
+            self.ode.solve_by_rows(&augmented, &start, t1, t0)?
+        } else {
+            self.ode.solve(&augmented, &start, t1, t0)?
+        };
         let x0 = Matrix::from_fn(n, d, |i, j| solution.x.get(i, j));
         let log_density = if solution.status.is_completed() {
             let base = log_p0(&x0);

@@ -8,7 +8,10 @@ use std::str::FromStr;
 use otto_ot::Matrix;
 
 use super::butcher::{Tableau, DOPRI5, EULER, HEUN, MIDPOINT, RK4};
-use super::{check_problem, fixed_grid, stop_times, Record, Recorder, Solution, Stats, Status};
+use super::{
+    check_problem, fixed_grid, solve_by_row_blocks, stop_times, Record, Recorder, Solution, Stats,
+    Status,
+};
 use crate::error::{ensure, Error, Result};
 use crate::field::VectorField;
 
@@ -204,6 +207,23 @@ impl OdeSolver {
             0.0,
             "at least one step is needed",
         )
+    }
+
+    /// [`OdeSolver::solve`] on blocks of rows in parallel ([`solve_by_row_blocks`]) when the rows
+    /// evolve independently — a fixed-step method recording only the final state, on a field that
+    /// evaluates each row on its own — else on the whole batch. The same result either way.
+    pub fn solve_by_rows(
+        &self,
+        field: &(dyn VectorField + Sync),
+        x: &Matrix,
+        t0: f64,
+        t1: f64,
+    ) -> Result<Solution> {
+        if self.method.is_adaptive() || self.record != Record::Final {
+            return self.solve(field, x, t0, t1);
+        }
+        let blocks = solve_by_row_blocks(x, |x| self.solve(field, x, t0, t1));
+        Ok(Solution::stack(blocks.into_iter().collect::<Result<_>>()?))
     }
 
     /// Integrates `dx/dt = field.velocity(t, x)` for every row of `x` from `t0` to `t1` (either

@@ -113,6 +113,54 @@ mod tests {
     }
 
     #[test]
+    fn row_blocks_give_the_whole_batch_solution() {
+        // Truth: the same solver on the whole batch. A network field (f32 products) and its
+        // exact-divergence likelihood, on 5 000 rows cut into two blocks by a 2-thread pool.
+        use crate::field::NetworkField;
+        use crate::likelihood::{DivergenceEstimator, Likelihood};
+        use crate::network::{Mlp, MlpConfig};
+        use crate::path::Parameterization;
+        use crate::sampler::{Method, OdeSolver};
+
+        let mlp = Mlp::new(MlpConfig::new(2, 2).width(32).depth(2), 3).unwrap();
+        let field = NetworkField::new(mlp, Parameterization::Velocity, None).unwrap();
+        let x = Matrix::from_fn(5000, 2, |i, j| ((i * 2 + j) as f64 * 0.37).sin() * 2.0);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let solver = OdeSolver::new(Method::Midpoint).steps(8);
+        let (by_rows, whole) = pool.install(|| {
+            (
+                solver.solve_by_rows(&field, &x, 0.0, 1.0).unwrap(),
+                solver.solve(&field, &x, 0.0, 1.0).unwrap(),
+            )
+        });
+        assert_eq!(by_rows.x.as_slice(), whole.x.as_slice());
+        assert_eq!((by_rows.stats, by_rows.t), (whole.stats, whole.t));
+        let likelihood = Likelihood::new(solver).divergence(DivergenceEstimator::Exact);
+        let log_p0 = |x0: &Matrix| vec![0.0; x0.rows()];
+        let (blocks, batch) = pool.install(|| {
+            let blocks = likelihood
+                .log_density(&field, &x, 1.0, 0.0, log_p0)
+                .unwrap();
+            let batch = solve_by_row_blocks(&x, |_| ()).len();
+            (blocks, batch)
+        });
+        assert_eq!(batch, 2);
+        let single = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let whole = single.install(|| {
+            likelihood
+                .log_density(&field, &x, 1.0, 0.0, log_p0)
+                .unwrap()
+        });
+        assert_eq!(blocks.log_density, whole.log_density);
+    }
+
+    #[test]
     fn row_blocks_solve_each_row_once_in_order() {
         // Truth: a row-wise map applied to the whole matrix at once.
         let x = Matrix::from_fn(5000, 3, |i, j| (i * 3 + j) as f64);
