@@ -138,7 +138,7 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs, inputs: Inputs) -> Res
     if args.solver == Solver::Sde || (args.solver == Solver::Em && args.g.is_some()) {
         let Some(score_field) = trained.field.with_score() else {
             bail!(
-                "--solver {} needs the score of the marginals, which a {} run does not learn; use an ODE solver, or a diffusion or sf2m run",
+                "--solver {} needs the score of the marginals, which this {} run does not learn; use an ODE solver, or a diffusion or sf2m run",
                 args.solver.name(),
                 trained.config.method.name()
             );
@@ -167,7 +167,7 @@ pub fn integrate(trained: &TrainedRun, args: &SampleArgs, inputs: Inputs) -> Res
     }
     let Some(denoiser) = trained.field.with_denoiser() else {
         bail!(
-            "--solver {} steps a denoiser on an affine Gaussian path, which a {} run (a velocity on torchcfm's interpolant) does not have; use euler, midpoint, heun, rk4 or dopri5",
+            "--solver {} steps a denoiser on an affine Gaussian path, which this {} run (a velocity on torchcfm's interpolant) does not have; use euler, midpoint, heun, rk4 or dopri5",
             args.solver.name(),
             trained.config.method.name()
         );

@@ -254,12 +254,12 @@ pub fn ode_solver(method: Method, steps: usize, tolerance: (f64, f64)) -> OdeSol
 /// Integrates a velocity field from `t0` to `t1` with the ODE solver `method`.
 pub fn run_ode(
     method: Method,
-    field: &dyn VectorField,
+    field: &(dyn VectorField + Sync),
     x: &Matrix,
     t0: f64,
     t1: f64,
     steps: usize,
     tolerance: (f64, f64),
 ) -> Result<Solution> {
-    Ok(ode_solver(method, steps, tolerance).solve(field, x, t0, t1)?)
+    Ok(ode_solver(method, steps, tolerance).solve_by_rows(field, x, t0, t1)?)
 }

@@ -188,7 +188,7 @@ impl Run {
             (Model::Field(trained), Some(Integrator::Diffusion(sampler))) => {
                 let Some(denoiser) = trained.field.with_denoiser() else {
                     return Err(InputError::new_err(format!(
-                        "solver '{}' steps a denoiser on an affine Gaussian path, which a {} run does not have; use an ODE solver (euler, midpoint, heun, rk4, dopri5)",
+                        "solver '{}' steps a denoiser on an affine Gaussian path, which this {} run does not have; use an ODE solver (euler, midpoint, heun, rk4, dopri5)",
                         sampler.name(),
                         method.name()
                     )));
