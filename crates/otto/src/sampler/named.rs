@@ -7,7 +7,7 @@ use std::str::FromStr;
 use otto_ot::Matrix;
 
 use super::{
-    solve_by_row_blocks, Ddim, Discretization, DpmSolverPp, DpmVariant, EdmHeun,
+    row_blocks::solve_stacked, Ddim, Discretization, DpmSolverPp, DpmVariant, EdmHeun,
     PredictorCorrector, Solution, TimeGrid, UniPc,
 };
 use crate::error::{Error, Result};
@@ -175,7 +175,7 @@ impl DiffusionOptions {
     }
 
     /// Runs `sampler` from `x` (the points at `levels[0]`), its noise drawn from `seed`. A
-    /// deterministic sampler runs on blocks of rows in parallel ([`solve_by_row_blocks`]); the
+    /// deterministic sampler runs on blocks of rows in parallel ([`super::solve_by_row_blocks`]); the
     /// stochastic ones on the whole batch, so that a seed gives the same noise whatever the
     /// thread count.
     pub fn run(
@@ -189,8 +189,7 @@ impl DiffusionOptions {
         if !self.is_deterministic(sampler) {
             return self.run_batch(sampler, denoiser, x, levels, seed);
         }
-        let blocks = solve_by_row_blocks(x, |x| self.run_batch(sampler, denoiser, x, levels, seed));
-        Ok(Solution::stack(blocks.into_iter().collect::<Result<_>>()?))
+        solve_stacked(x, |x| self.run_batch(sampler, denoiser, x, levels, seed))
     }
 
     /// [`DiffusionOptions::run`] on the whole batch.

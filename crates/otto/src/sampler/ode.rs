@@ -9,8 +9,8 @@ use otto_ot::Matrix;
 
 use super::butcher::{Tableau, DOPRI5, EULER, HEUN, MIDPOINT, RK4};
 use super::{
-    check_problem, fixed_grid, solve_by_row_blocks, stop_times, Record, Recorder, Solution, Stats,
-    Status,
+    check_problem, fixed_grid, row_blocks::solve_stacked, stop_times, Record, Recorder, Solution,
+    Stats, Status,
 };
 use crate::error::{ensure, Error, Result};
 use crate::field::VectorField;
@@ -209,7 +209,7 @@ impl OdeSolver {
         )
     }
 
-    /// [`OdeSolver::solve`] on blocks of rows in parallel ([`solve_by_row_blocks`]) when the rows
+    /// [`OdeSolver::solve`] on blocks of rows in parallel ([`super::solve_by_row_blocks`]) when the rows
     /// evolve independently — a fixed-step method recording only the final state, on a field that
     /// evaluates each row on its own — else on the whole batch. The same result either way.
     pub fn solve_by_rows(
@@ -222,8 +222,7 @@ impl OdeSolver {
         if self.method.is_adaptive() || self.record != Record::Final {
             return self.solve(field, x, t0, t1);
         }
-        let blocks = solve_by_row_blocks(x, |x| self.solve(field, x, t0, t1));
-        Ok(Solution::stack(blocks.into_iter().collect::<Result<_>>()?))
+        solve_stacked(x, |x| self.solve(field, x, t0, t1))
     }
 
     /// Integrates `dx/dt = field.velocity(t, x)` for every row of `x` from `t0` to `t1` (either

@@ -17,6 +17,7 @@ use otto_ot::Matrix;
 use rayon::prelude::*;
 
 use super::{Solution, Trajectory};
+use crate::error::Result;
 
 thread_local! {
     /// Whether this thread is solving one row block of [`solve_by_row_blocks`].
@@ -73,24 +74,27 @@ pub fn stack_rows<'a>(blocks: impl IntoIterator<Item = &'a Matrix>) -> Matrix {
     Matrix::new(rows, d, data).expect("blocks of equal width")
 }
 
-impl Solution {
-    /// The solution of the whole batch from those of its row blocks (in row order, each from the
-    /// same fixed-step solver without a recorded trajectory): the stacked final states, and the
-    /// time, status and counts of the first block that did not complete (else of the first).
-    pub fn stack(blocks: Vec<Solution>) -> Solution {
-        let x = stack_rows(blocks.iter().map(|b| &b.x));
-        let lead = blocks
-            .iter()
-            .find(|b| !b.status.is_completed())
-            .unwrap_or(&blocks[0]);
-        Solution {
-            x,
-            t: lead.t,
-            status: lead.status,
-            stats: lead.stats,
-            trajectory: Trajectory::default(),
-        }
-    }
+/// A fixed-step solve of `x` (no recorded trajectory) run as [`solve_by_row_blocks`]: the stacked
+/// final states of the blocks, with the time, status and counts of the first block that did not
+/// complete (else of the first); the first error of any block.
+pub fn solve_stacked(
+    x: &Matrix,
+    solve: impl Fn(&Matrix) -> Result<Solution> + Sync,
+) -> Result<Solution> {
+    let blocks = solve_by_row_blocks(x, solve)
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    let lead = blocks
+        .iter()
+        .find(|b| !b.status.is_completed())
+        .unwrap_or(&blocks[0]);
+    Ok(Solution {
+        x: stack_rows(blocks.iter().map(|b| &b.x)),
+        t: lead.t,
+        status: lead.status,
+        stats: lead.stats,
+        trajectory: Trajectory::default(),
+    })
 }
 
 #[cfg(test)]
