@@ -12,7 +12,6 @@ use super::matmul::{matmul, View};
 use super::mlp::Mlp;
 use super::time_embedding::assemble_input;
 use super::workspace::BlockBuffers;
-use crate::lanes;
 
 /// Forward pass over a block of `t.len()` rows, writing f(t, x) into `out` (rows × output_dim).
 /// With `store_slopes`, φ'(Z_l) is kept in `buffers.slope` for a backward pass or JVP.
@@ -378,11 +377,27 @@ pub(crate) fn divergence_block(
             }
         }
         let from = if fold { 2 } else { 1 };
+        // ∂f_j/∂x_j = the tangent times row j of the output layer: a matrix–vector product
+        // (faer's kernels run it at the CPU's widest vectors), into the free output buffer.
+        let mut column = std::mem::take(&mut buffers.output);
         let last = hidden_tangent(mlp, from, rows, stride, buffers);
         let row_j = &w_out[j * width..(j + 1) * width];
-        for (o, tangent) in out.chunks_exact_mut(od + 1).zip(last.chunks_exact(width)) {
-            o[od] += lanes::dot(tangent, row_j);
+        let rows_view = View::row_major(rows, width);
+        let row_view = View::row_major(1, width).t();
+        let column_view = View::row_major(rows, 1);
+        matmul(
+            &mut column,
+            column_view,
+            false,
+            last,
+            rows_view,
+            row_j,
+            row_view,
+        );
+        for (o, &c) in out.chunks_exact_mut(od + 1).zip(&column[..rows]) {
+            o[od] += c;
         }
+        buffers.output = column;
     }
 }
 
