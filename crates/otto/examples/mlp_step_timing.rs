@@ -26,6 +26,9 @@ fn main() {
     let threads = rayon::current_num_threads();
 
     if std::env::var("PEAK").map_or(true, |v| v != "0") {
+        if let Some(peak) = fma_peak() {
+            println!("f32 FMA peak, register-only AVX-512 loop, 1 thread: {peak:.1} GFLOP/s");
+        }
         for t in [1, 2] {
             println!(
                 "gemm f32 peak, 1536³, {t} thread(s): {:.1} GFLOP/s",
@@ -136,4 +139,55 @@ fn gemm_peak(n: usize, threads: usize) -> f64 {
         best = best.min(start.elapsed().as_secs_f64());
     }
     2.0 * (n as f64).powi(3) / best / 1e9
+}
+
+/// The core's f32 fused multiply-add peak: GFLOP/s of 12 independent chains of 512-bit `vfmadd`
+/// in registers (no memory traffic, enough chains to cover the latency), on one thread; `None`
+/// without AVX-512F. What a GEMM's GFLOP/s is a fraction of: on AMD Zen 4, which runs 512-bit
+/// vectors as two 256-bit halves, it is half that of a core with full-width FMA units at the same
+/// clock.
+fn fma_peak() -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            let iterations = 100_000_000_u64;
+            let start = Instant::now();
+            // SAFETY: AVX-512F is present (checked above); the block only touches the registers it
+            // declares as clobbered and the loop counter.
+            unsafe { fma_chains(iterations) };
+            let flops = (iterations * 12 * 2 * 16) as f64;
+            return Some(flops / start.elapsed().as_secs_f64() / 1e9);
+        }
+    }
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_chains(iterations: u64) {
+    std::arch::asm!(
+        "vxorps xmm12, xmm12, xmm12",
+        "vxorps xmm13, xmm13, xmm13",
+        "2:",
+        "vfmadd213ps zmm0, zmm12, zmm13",
+        "vfmadd213ps zmm1, zmm12, zmm13",
+        "vfmadd213ps zmm2, zmm12, zmm13",
+        "vfmadd213ps zmm3, zmm12, zmm13",
+        "vfmadd213ps zmm4, zmm12, zmm13",
+        "vfmadd213ps zmm5, zmm12, zmm13",
+        "vfmadd213ps zmm6, zmm12, zmm13",
+        "vfmadd213ps zmm7, zmm12, zmm13",
+        "vfmadd213ps zmm8, zmm12, zmm13",
+        "vfmadd213ps zmm9, zmm12, zmm13",
+        "vfmadd213ps zmm10, zmm12, zmm13",
+        "vfmadd213ps zmm11, zmm12, zmm13",
+        "dec {n}",
+        "jnz 2b",
+        n = inout(reg) iterations => _,
+        out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _,
+        out("zmm4") _, out("zmm5") _, out("zmm6") _, out("zmm7") _,
+        out("zmm8") _, out("zmm9") _, out("zmm10") _, out("zmm11") _,
+        out("zmm12") _, out("zmm13") _,
+        options(nomem, nostack),
+    );
 }
