@@ -8,7 +8,7 @@
 
 use otto_ot::Matrix;
 
-use super::diffusion::{exp_neg_h, sample, seed_and_record_setters, Run, Update};
+use super::diffusion::{exp_neg_h, sample, seed_and_record_setters, NoiseSource, Run, Update};
 use super::{Record, Solution};
 use crate::error::{ensure, Result};
 use crate::field::Denoiser;
@@ -18,7 +18,7 @@ use crate::path::Level;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ddim {
     eta: f64,
-    seed: u64,
+    noise: NoiseSource,
     record: Record,
 }
 
@@ -34,7 +34,7 @@ impl Ddim {
     pub fn new(eta: f64) -> Self {
         Self {
             eta,
-            seed: 0,
+            noise: NoiseSource::default(),
             record: Record::Final,
         }
     }
@@ -53,7 +53,7 @@ impl Ddim {
             self.eta,
             "η must lie in [0, 1]",
         )?;
-        let run = Run::start(denoiser, x, levels, self.seed, &self.record)?;
+        let run = Run::start(denoiser, x, levels, self.noise, &self.record)?;
         Ok(sample(run, levels, |run, _, s, t| {
             run.denoise_current(s);
             let r = exp_neg_h(s, t);

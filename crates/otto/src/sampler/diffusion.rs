@@ -8,13 +8,22 @@
 //! to the data), `λ = log(α/σ)`, `h = λ_t − λ_s > 0`; at σ_t = 0, h = ∞ and every update returns
 //! α_t x̂1.
 
-/// The `seed` and `record` builder setters every stochastic diffusion sampler shares (its struct
-/// has fields `seed: u64` and `record: Record`).
+/// The `seed`, `first_row` and `record` builder setters every stochastic diffusion sampler shares
+/// (its struct has fields `noise: NoiseSource` and `record: Record`).
 macro_rules! seed_and_record_setters {
     () => {
         /// Seed of the noise (default 0; unused by the deterministic settings).
         pub fn seed(mut self, seed: u64) -> Self {
-            self.seed = seed;
+            self.noise.seed = seed;
+            self
+        }
+
+        /// The index of the first row of `x` in the batch it is a block of (default 0): the noise
+        /// is drawn per row index ([`NOISE_ROWS`](super::row_noise::NOISE_ROWS) rows per stream),
+        /// so blocks solved on their own get the rows' noise of the whole batch. A multiple of
+        /// `NOISE_ROWS`; `solve` fails with [`Error::InvalidOption`](crate::Error) otherwise.
+        pub fn first_row(mut self, first_row: usize) -> Self {
+            self.noise.first_row = first_row;
             self
         }
 
@@ -28,14 +37,20 @@ macro_rules! seed_and_record_setters {
 pub(crate) use seed_and_record_setters;
 
 use otto_ot::Matrix;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 
+use super::row_noise::{RowNoise, NOISE_ROWS};
 use super::{check_problem, Record, Recorder, Solution, Stats, Status};
 use crate::error::{Error, Result};
 use crate::field::Denoiser;
 use crate::path::Level;
+
+/// Where a run's noise comes from: the seed, and the index of the run's first row in the batch
+/// it is a block of ([`RowNoise`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct NoiseSource {
+    pub seed: u64,
+    pub first_row: usize,
+}
 
 /// The affine update `x ← c_x x + Σ_j c_j m_j + c_z z` of one step, `m_j` the denoised estimates
 /// (most recent first), z ~ N(0, I).
@@ -52,7 +67,7 @@ pub(crate) struct Run<'a> {
     pub x: Matrix,
     pub m: [Matrix; 3],
     pub z: Matrix,
-    rng: ChaCha8Rng,
+    noise: RowNoise,
     pub stats: Stats,
     recorder: Recorder<'a>,
     denoiser: &'a dyn Denoiser,
@@ -67,9 +82,17 @@ impl<'a> Run<'a> {
         denoiser: &'a dyn Denoiser,
         x: &Matrix,
         levels: &[Level],
-        seed: u64,
+        noise: NoiseSource,
         record: &'a Record,
     ) -> Result<Self> {
+        if !noise.first_row.is_multiple_of(NOISE_ROWS) {
+            return Err(Error::InvalidOption {
+                name: "first_row",
+                value: noise.first_row.to_string(),
+                reason:
+                    "must be a multiple of NOISE_ROWS (256): the noise is drawn per block of rows",
+            });
+        }
         if levels.len() < 2 {
             return Err(Error::InvalidOption {
                 name: "levels",
@@ -120,7 +143,7 @@ impl<'a> Run<'a> {
                 Matrix::zeros(n, d),
             ],
             z: Matrix::zeros(n, d),
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            noise: RowNoise::new(noise.seed, noise.first_row, n),
             stats: Stats::default(),
             recorder,
             denoiser,
@@ -146,11 +169,10 @@ impl<'a> Run<'a> {
         self.stats.nfe += 1;
     }
 
-    /// Fills the noise buffer `z` with fresh N(0, I) draws (row-major).
+    /// Fills the noise buffer `z` with fresh N(0, I) draws, each row from its index's stream
+    /// ([`RowNoise`]).
     pub fn draw_noise(&mut self) {
-        for v in self.z.as_mut_slice() {
-            *v = self.rng.sample(StandardNormal);
-        }
+        self.noise.fill(&mut self.z);
     }
 
     /// Applies `update` to the points; the noise term uses the buffer of the last

@@ -25,7 +25,7 @@ use std::str::FromStr;
 
 use otto_ot::Matrix;
 
-use super::diffusion::{sample, seed_and_record_setters, Run, Update};
+use super::diffusion::{sample, seed_and_record_setters, NoiseSource, Run, Update};
 use super::{Record, Solution};
 use crate::error::{Error, Result};
 use crate::field::Denoiser;
@@ -104,7 +104,7 @@ impl FromStr for DpmVariant {
 pub struct DpmSolverPp {
     variant: DpmVariant,
     lower_order_final: bool,
-    seed: u64,
+    noise: NoiseSource,
     record: Record,
 }
 
@@ -114,7 +114,7 @@ impl DpmSolverPp {
         Self {
             variant,
             lower_order_final: true,
-            seed: 0,
+            noise: NoiseSource::default(),
             record: Record::Final,
         }
     }
@@ -157,7 +157,7 @@ impl DpmSolverPp {
     /// Errors: [`crate::error::Error::InvalidOption`] for bad levels; bad points as
     /// [`super::OdeSolver::solve`].
     pub fn solve(&self, denoiser: &dyn Denoiser, x: &Matrix, levels: &[Level]) -> Result<Solution> {
-        let run = Run::start(denoiser, x, levels, self.seed, &self.record)?;
+        let run = Run::start(denoiser, x, levels, self.noise, &self.record)?;
         let steps = levels.len() - 1;
         let schedule = denoiser.schedule();
         let mut midpoint = Matrix::zeros(x.rows(), x.cols());

@@ -13,7 +13,7 @@
 
 use otto_ot::Matrix;
 
-use super::diffusion::{sample, seed_and_record_setters, Run, Update};
+use super::diffusion::{sample, seed_and_record_setters, NoiseSource, Run, Update};
 use super::{Record, Solution};
 use crate::error::{ensure, Result};
 use crate::field::Denoiser;
@@ -28,7 +28,7 @@ pub struct EdmHeun {
     s_min: f64,
     s_max: f64,
     s_noise: f64,
-    seed: u64,
+    noise: NoiseSource,
     record: Record,
 }
 
@@ -48,7 +48,7 @@ impl EdmHeun {
             s_min: 0.0,
             s_max: f64::INFINITY,
             s_noise: 1.0,
-            seed: 0,
+            noise: NoiseSource::default(),
             record: Record::Final,
         }
     }
@@ -98,7 +98,7 @@ impl EdmHeun {
             self.s_noise,
             "must be positive and finite",
         )?;
-        let run = Run::start(denoiser, x, levels, self.seed, &self.record)?;
+        let run = Run::start(denoiser, x, levels, self.noise, &self.record)?;
         let steps = levels.len() - 1;
         let schedule = denoiser.schedule();
         let (n, d) = x.shape();

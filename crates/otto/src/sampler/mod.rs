@@ -22,6 +22,7 @@ pub mod named;
 pub mod ode;
 pub mod predictor_corrector;
 pub mod row_blocks;
+pub mod row_noise;
 pub mod sde;
 pub mod unipc;
 

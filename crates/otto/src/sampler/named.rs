@@ -163,21 +163,17 @@ impl DiffusionOptions {
             .levels(schedule)
     }
 
-    /// Whether `sampler` draws no noise with these options (DDIM at η = 0, EDM without churn, the
-    /// deterministic DPM-Solver++ and UniPC): its rows then evolve independently.
-    pub fn is_deterministic(&self, sampler: DiffusionSampler) -> bool {
-        match sampler {
-            DiffusionSampler::Ddim => self.eta == 0.0,
-            DiffusionSampler::EdmHeun | DiffusionSampler::EdmEuler => self.churn == 0.0,
-            DiffusionSampler::Dpmpp2mSde | DiffusionSampler::Em | DiffusionSampler::Pc => false,
-            _ => true,
-        }
+    /// Whether the rows of a batch evolve independently under `sampler` with these options, given
+    /// their noise (drawn per row index): every sampler but the predictor–corrector with corrector
+    /// steps, whose Langevin step size follows norms over the whole batch.
+    pub fn rows_are_independent(&self, sampler: DiffusionSampler) -> bool {
+        sampler != DiffusionSampler::Pc || self.corrector_steps == 0
     }
 
-    /// Runs `sampler` from `x` (the points at `levels[0]`), its noise drawn from `seed`. A
-    /// deterministic sampler runs on blocks of rows in parallel ([`super::solve_by_row_blocks`]); the
-    /// stochastic ones on the whole batch, so that a seed gives the same noise whatever the
-    /// thread count.
+    /// Runs `sampler` from `x` (the points at `levels[0]`), its noise drawn from `seed` per row
+    /// index. Where the rows evolve independently ([`Self::rows_are_independent`]) the sampler runs
+    /// on blocks of rows in parallel ([`super::solve_by_row_blocks`]), with the same result as on
+    /// the whole batch, whatever the thread count.
     pub fn run(
         &self,
         sampler: DiffusionSampler,
@@ -186,13 +182,15 @@ impl DiffusionOptions {
         levels: &[Level],
         seed: u64,
     ) -> Result<Solution> {
-        if !self.is_deterministic(sampler) {
-            return self.run_batch(sampler, denoiser, x, levels, seed);
+        if !self.rows_are_independent(sampler) {
+            return self.run_batch(sampler, denoiser, x, levels, seed, 0);
         }
-        solve_stacked(x, |x| self.run_batch(sampler, denoiser, x, levels, seed))
+        solve_stacked(x, |first_row, x| {
+            self.run_batch(sampler, denoiser, x, levels, seed, first_row)
+        })
     }
 
-    /// [`DiffusionOptions::run`] on the whole batch.
+    /// [`DiffusionOptions::run`] on `x`, the rows from `first_row` of a batch.
     fn run_batch(
         &self,
         sampler: DiffusionSampler,
@@ -200,11 +198,13 @@ impl DiffusionOptions {
         x: &Matrix,
         levels: &[Level],
         seed: u64,
+        first_row: usize,
     ) -> Result<Solution> {
         let dpm = |variant| {
             DpmSolverPp::new(variant)
                 .lower_order_final(self.lower_order_final)
                 .seed(seed)
+                .first_row(first_row)
                 .solve(denoiser, x, levels)
         };
         let edm = |sampler: EdmHeun| {
@@ -212,16 +212,21 @@ impl DiffusionOptions {
                 .churn(self.churn, self.s_min, self.s_max)
                 .s_noise(self.s_noise)
                 .seed(seed)
+                .first_row(first_row)
                 .solve(denoiser, x, levels)
         };
         let pc = |corrector_steps| {
             PredictorCorrector::new(corrector_steps)
                 .snr(self.snr)
                 .seed(seed)
+                .first_row(first_row)
                 .solve(denoiser, x, levels)
         };
         match sampler {
-            DiffusionSampler::Ddim => Ddim::new(self.eta).seed(seed).solve(denoiser, x, levels),
+            DiffusionSampler::Ddim => Ddim::new(self.eta)
+                .seed(seed)
+                .first_row(first_row)
+                .solve(denoiser, x, levels),
             DiffusionSampler::Dpmpp1 => dpm(DpmVariant::One),
             DiffusionSampler::Dpmpp2m => dpm(DpmVariant::TwoM),
             DiffusionSampler::Dpmpp3m => dpm(DpmVariant::ThreeM),

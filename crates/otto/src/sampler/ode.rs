@@ -222,7 +222,7 @@ impl OdeSolver {
         if self.method.is_adaptive() || self.record != Record::Final {
             return self.solve(field, x, t0, t1);
         }
-        solve_stacked(x, |x| self.solve(field, x, t0, t1))
+        solve_stacked(x, |_, x| self.solve(field, x, t0, t1))
     }
 
     /// Integrates `dx/dt = field.velocity(t, x)` for every row of `x` from `t0` to `t1` (either

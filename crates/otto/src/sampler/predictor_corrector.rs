@@ -11,7 +11,7 @@
 
 use otto_ot::Matrix;
 
-use super::diffusion::{sample, seed_and_record_setters, Run, Update};
+use super::diffusion::{sample, seed_and_record_setters, NoiseSource, Run, Update};
 use super::{Record, Solution};
 use crate::error::{ensure, Result};
 use crate::field::Denoiser;
@@ -23,7 +23,7 @@ use crate::path::Level;
 pub struct PredictorCorrector {
     corrector_steps: usize,
     snr: f64,
-    seed: u64,
+    noise: NoiseSource,
     record: Record,
 }
 
@@ -40,7 +40,7 @@ impl PredictorCorrector {
         Self {
             corrector_steps,
             snr: 0.16,
-            seed: 0,
+            noise: NoiseSource::default(),
             record: Record::Final,
         }
     }
@@ -65,7 +65,7 @@ impl PredictorCorrector {
             self.snr,
             "must be positive and finite",
         )?;
-        let run = Run::start(denoiser, x, levels, self.seed, &self.record)?;
+        let run = Run::start(denoiser, x, levels, self.noise, &self.record)?;
         let steps = levels.len() - 1;
         let schedule = denoiser.schedule();
         let d = x.cols();

@@ -6,9 +6,11 @@
 //! once, each of those hand-offs costs a wake-up. A 200-step DPM-Solver++ run on 10 000 points:
 //! 249 → 170 ms and 276 → 29 context switches on two threads, BENCHMARKS.md.)
 //!
-//! Stochastic samplers and adaptive solvers are not row-independent in this sense (their noise is
-//! drawn for the whole batch, their step sizes follow an error norm over all rows): callers use
-//! these functions only for the deterministic fixed-step ones.
+//! The stochastic diffusion samplers are row-independent too, given their noise: they draw it per
+//! row index ([`super::row_noise`]) and are told the first row of their block, so the blocks here
+//! start at multiples of [`NOISE_ROWS`]. Not so adaptive solvers (their step sizes follow an error
+//! norm over all rows) nor the predictor–corrector's Langevin steps (their size follows the batch's
+//! mean score and noise norms, as score_sde's): callers run those on the whole batch.
 
 use std::cell::Cell;
 use std::ops::Range;
@@ -16,6 +18,7 @@ use std::ops::Range;
 use otto_ot::Matrix;
 use rayon::prelude::*;
 
+use super::row_noise::NOISE_ROWS;
 use super::{Solution, Trajectory};
 use crate::error::Result;
 
@@ -34,22 +37,29 @@ pub(crate) fn in_row_block() -> bool {
 /// Blocks smaller than this many rows are not worth a thread of their own.
 const MIN_ROWS: usize = 1024;
 
-/// `x`'s rows cut into at most `parts` consecutive blocks of nearly equal size, each of at least
-/// [`MIN_ROWS`] rows (one block when `x` is smaller).
+/// `x`'s rows cut into at most `parts` consecutive blocks of nearly equal size (one block when `x`
+/// has fewer than 2·[`MIN_ROWS`] rows), every block starting at a multiple of [`NOISE_ROWS`]:
+/// the equal cuts, each moved down by less than [`NOISE_ROWS`], so that every block keeps at least
+/// `MIN_ROWS − NOISE_ROWS` rows.
 fn row_blocks(n: usize, parts: usize) -> Vec<Range<usize>> {
     let parts = parts.min(n / MIN_ROWS).max(1);
+    let start = |k: usize| (k * n / parts) / NOISE_ROWS * NOISE_ROWS;
     (0..parts)
-        .map(|k| k * n / parts..(k + 1) * n / parts)
+        .map(|k| start(k)..if k + 1 == parts { n } else { start(k + 1) })
         .collect()
 }
 
-/// Runs `solve` on blocks of `x`'s rows in parallel, one block per thread of the current rayon
-/// pool, and returns the results in row order.
-pub fn solve_by_row_blocks<T: Send>(x: &Matrix, solve: impl Fn(&Matrix) -> T + Sync) -> Vec<T> {
+/// Runs `solve(first_row, block)` on blocks of `x`'s rows in parallel, one block per thread of the
+/// current rayon pool (each block starting at a multiple of [`NOISE_ROWS`]), and returns the
+/// results in row order.
+pub fn solve_by_row_blocks<T: Send>(
+    x: &Matrix,
+    solve: impl Fn(usize, &Matrix) -> T + Sync,
+) -> Vec<T> {
     let d = x.cols();
     let blocks = row_blocks(x.rows(), rayon::current_num_threads());
     if blocks.len() == 1 {
-        return vec![solve(x)];
+        return vec![solve(0, x)];
     }
     blocks
         .into_par_iter()
@@ -58,7 +68,7 @@ pub fn solve_by_row_blocks<T: Send>(x: &Matrix, solve: impl Fn(&Matrix) -> T + S
             let data = x.as_slice()[rows.start * d..rows.end * d].to_vec();
             let block = Matrix::new(rows.len(), d, data).expect("rows × d values");
             let outer = IN_ROW_BLOCK.with(|flag| flag.replace(true));
-            let solution = solve(&block);
+            let solution = solve(rows.start, &block);
             IN_ROW_BLOCK.with(|flag| flag.set(outer));
             solution
         })
@@ -79,7 +89,7 @@ pub fn stack_rows<'a>(blocks: impl IntoIterator<Item = &'a Matrix>) -> Matrix {
 /// complete (else of the first); the first error of any block.
 pub fn solve_stacked(
     x: &Matrix,
-    solve: impl Fn(&Matrix) -> Result<Solution> + Sync,
+    solve: impl Fn(usize, &Matrix) -> Result<Solution> + Sync,
 ) -> Result<Solution> {
     let blocks = solve_by_row_blocks(x, solve)
         .into_iter()
@@ -103,16 +113,25 @@ mod tests {
 
     #[test]
     fn blocks_cover_the_rows_in_order() {
-        // Truth: the definition — consecutive, disjoint, covering 0..n, at least MIN_ROWS each.
-        for (n, parts, want) in [(10, 4, 1), (2048, 2, 2), (10_000, 2, 2), (10_000, 16, 9)] {
+        // Truth: the definition — consecutive, disjoint, covering 0..n, starting at multiples of
+        // NOISE_ROWS, at least MIN_ROWS − NOISE_ROWS each.
+        for (n, parts, want) in [
+            (10, 4, 1),
+            (2048, 2, 2),
+            (10_000, 2, 2),
+            (10_000, 16, 9),
+            (20_000, 19, 19),
+        ] {
             let blocks = row_blocks(n, parts);
             assert_eq!(blocks.len(), want, "n = {n}, parts = {parts}");
             assert_eq!(blocks[0].start, 0);
             assert_eq!(blocks.last().unwrap().end, n);
             for pair in blocks.windows(2) {
                 assert_eq!(pair[0].end, pair[1].start);
+                assert_eq!(pair[1].start % NOISE_ROWS, 0);
             }
-            assert!(blocks.len() == 1 || blocks.iter().all(|b| b.len() >= MIN_ROWS));
+            let least = MIN_ROWS - NOISE_ROWS;
+            assert!(blocks.len() == 1 || blocks.iter().all(|b| b.len() >= least));
         }
     }
 
@@ -148,7 +167,7 @@ mod tests {
             let blocks = likelihood
                 .log_density(&field, &x, 1.0, 0.0, log_p0)
                 .unwrap();
-            let batch = solve_by_row_blocks(&x, |_| ()).len();
+            let batch = solve_by_row_blocks(&x, |_, _| ()).len();
             (blocks, batch)
         });
         assert_eq!(batch, 2);
@@ -173,12 +192,20 @@ mod tests {
             .build()
             .unwrap();
         let blocks = pool.install(|| {
-            solve_by_row_blocks(&x, |b| {
-                Matrix::from_fn(b.rows(), 3, |i, j| 2.0 * b.get(i, j))
+            solve_by_row_blocks(&x, |first, b| {
+                (
+                    first,
+                    Matrix::from_fn(b.rows(), 3, |i, j| 2.0 * b.get(i, j)),
+                )
             })
         });
         assert_eq!(blocks.len(), 4);
-        let y = stack_rows(&blocks);
+        let mut next = 0;
+        for (first, block) in &blocks {
+            assert_eq!(*first, next, "each block is told where it starts");
+            next += block.rows();
+        }
+        let y = stack_rows(blocks.iter().map(|(_, b)| b));
         assert_eq!(y.shape(), x.shape());
         for (a, b) in y.as_slice().iter().zip(x.as_slice()) {
             assert_eq!(*a, 2.0 * b);

@@ -18,7 +18,7 @@
 
 use otto_ot::Matrix;
 
-use super::diffusion::{sample, Run, Update};
+use super::diffusion::{sample, NoiseSource, Run, Update};
 use super::{Record, Solution};
 use crate::error::Result;
 use crate::field::Denoiser;
@@ -85,7 +85,7 @@ impl UniPc {
     /// Errors: [`crate::error::Error::InvalidOption`] for bad levels; bad points as
     /// [`super::OdeSolver::solve`].
     pub fn solve(&self, denoiser: &dyn Denoiser, x: &Matrix, levels: &[Level]) -> Result<Solution> {
-        let run = Run::start(denoiser, x, levels, 0, &self.record)?;
+        let run = Run::start(denoiser, x, levels, NoiseSource::default(), &self.record)?;
         let steps = levels.len() - 1;
         let mut last = x.clone();
         let mut last_order = 0;
