@@ -18,12 +18,15 @@
 //! α_{t0} = 0, N(0, (1 + σ²) I) for torchcfm's constant-σ interpolant from N(0, I) (the noise
 //! widens the source), a Gaussian mixture's closed form for [`crate::field::GmmField`].
 
+use std::ops::Range;
+
 use otto_ot::Matrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{check_finite, ensure, Error, Result};
 use crate::field::{Divergence, VectorField};
+use crate::sampler::row_blocks::solve_stacked;
 use crate::sampler::{Method, OdeSolver, Record, Stats, Status};
 
 /// How the divergence `∇·u_t(x)` is computed along the trajectory.
@@ -167,14 +170,23 @@ impl Likelihood {
                 Some(rademacher(probes, n, d, seed))
             }
         };
-        let augmented = Augmented { field, probes };
         let start = Matrix::from_fn(n, d + 1, |i, j| if j < d { x.get(i, j) } else { 0.0 });
-        // With the exact divergence each row's (x, log-density change) evolves on its own: the
-        // rows can be solved in blocks (Hutchinson's probes are drawn for the whole batch).
-        let solution = if augmented.probes.is_none() {
-            self.ode.solve_by_rows(&augmented, &start, t1, t0)?
+        // Each row's (x, log-density change) evolves on its own, with its own fixed probes: under
+        // a fixed-step solver the rows are solved in blocks, each with its rows of the probes.
+        let solve = |rows: Range<usize>, start: &Matrix| {
+            let probes = probes.as_ref().map(|probes| {
+                let rows_of =
+                    |p: &Matrix| Matrix::from_fn(rows.len(), d, |i, j| p.get(rows.start + i, j));
+                probes.iter().map(rows_of).collect()
+            });
+            self.ode.solve(&Augmented { field, probes }, start, t1, t0)
+        };
+        let solution = if self.ode.rows_are_independent() {
+            solve_stacked(&start, |first, block| {
+                solve(first..first + block.rows(), block)
+            })?
         } else {
-            self.ode.solve(&augmented, &start, t1, t0)?
+            solve(0..n, &start)?
         };
         let x0 = Matrix::from_fn(n, d, |i, j| solution.x.get(i, j));
         let log_density = if solution.status.is_completed() {

@@ -219,10 +219,17 @@ impl OdeSolver {
         t0: f64,
         t1: f64,
     ) -> Result<Solution> {
-        if self.method.is_adaptive() || self.record != Record::Final {
+        if !self.rows_are_independent() {
             return self.solve(field, x, t0, t1);
         }
         solve_stacked(x, |_, x| self.solve(field, x, t0, t1))
+    }
+
+    /// Whether this solver moves each row on its own, given a field that evaluates each row on its
+    /// own: a fixed-step method recording only the final state (an adaptive method's step sizes
+    /// follow an error norm over all rows).
+    pub fn rows_are_independent(&self) -> bool {
+        !self.method.is_adaptive() && self.record == Record::Final
     }
 
     /// Integrates `dx/dt = field.velocity(t, x)` for every row of `x` from `t0` to `t1` (either

@@ -138,7 +138,8 @@ mod tests {
     #[test]
     fn row_blocks_give_the_whole_batch_solution() {
         // Truth: the same solver on the whole batch. A network field (f32 products) and its
-        // exact-divergence likelihood, on 5 000 rows cut into two blocks by a 2-thread pool.
+        // likelihood (exact divergence, and Hutchinson's with each block's rows of the probes), on
+        // 5 000 rows cut into two blocks by a 2-thread pool.
         use crate::field::NetworkField;
         use crate::likelihood::{DivergenceEstimator, Likelihood};
         use crate::network::{Mlp, MlpConfig};
@@ -161,26 +162,25 @@ mod tests {
         });
         assert_eq!(by_rows.x.as_slice(), whole.x.as_slice());
         assert_eq!((by_rows.stats, by_rows.t), (whole.stats, whole.t));
-        let likelihood = Likelihood::new(solver).divergence(DivergenceEstimator::Exact);
-        let log_p0 = |x0: &Matrix| vec![0.0; x0.rows()];
-        let (blocks, batch) = pool.install(|| {
-            let blocks = likelihood
-                .log_density(&field, &x, 1.0, 0.0, log_p0)
-                .unwrap();
-            let batch = solve_by_row_blocks(&x, |_, _| ()).len();
-            (blocks, batch)
-        });
-        assert_eq!(batch, 2);
+        assert_eq!(pool.install(|| solve_by_row_blocks(&x, |_, _| ()).len()), 2);
         let single = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()
             .unwrap();
-        let whole = single.install(|| {
-            likelihood
-                .log_density(&field, &x, 1.0, 0.0, log_p0)
-                .unwrap()
-        });
-        assert_eq!(blocks.log_density, whole.log_density);
+        let log_p0 = |x0: &Matrix| vec![0.0; x0.rows()];
+        for divergence in [
+            DivergenceEstimator::Exact,
+            DivergenceEstimator::Hutchinson { probes: 2, seed: 3 },
+        ] {
+            let likelihood = Likelihood::new(solver.clone()).divergence(divergence);
+            let density = || {
+                likelihood
+                    .log_density(&field, &x, 1.0, 0.0, log_p0)
+                    .unwrap()
+            };
+            let (blocks, whole) = (pool.install(density), single.install(density));
+            assert_eq!(blocks.log_density, whole.log_density, "{divergence:?}");
+        }
     }
 
     #[test]
