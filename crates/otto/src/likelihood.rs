@@ -269,10 +269,9 @@ impl<F: Divergence + ?Sized> VectorField for Augmented<'_, F> {
         let mut div = vec![0.0; n];
         match &self.probes {
             None => self.field.velocity_and_divergence(t, &x, &mut u, &mut div),
-            Some(probes) => {
-                self.field.velocity(t, &x, &mut u);
-                self.field.hutchinson(t, &x, probes, &mut div)
-            }
+            Some(probes) => self
+                .field
+                .velocity_and_hutchinson(t, &x, probes, &mut u, &mut div),
         }
         for (i, (row, div)) in out
             .as_mut_slice()

@@ -40,6 +40,21 @@ pub trait Divergence: VectorField {
         self.divergence(t, x, divergence);
     }
 
+    /// The velocity and Hutchinson's estimate together (`out` n×d, `divergence` length n): by
+    /// default [`VectorField::velocity`] then [`Divergence::hutchinson`]; a field that can share
+    /// work between them (a network's primal pass) overrides it.
+    fn velocity_and_hutchinson(
+        &self,
+        t: f64,
+        x: &Matrix,
+        probes: &[Matrix],
+        out: &mut Matrix,
+        divergence: &mut [f64],
+    ) {
+        self.velocity(t, x, out);
+        self.hutchinson(t, x, probes, divergence);
+    }
+
     /// Hutchinson's estimate `(1/K) Σ_k z_kᵀ J_x u_t(x_i) z_k` of the divergence of every row,
     /// written into `out` (length n): K products with the probes `probes[k]` (each n×d, row i the
     /// probe of point i). Unbiased when the probes have E[z zᵀ] = I (Rademacher or Gaussian); with

@@ -242,6 +242,39 @@ impl NetworkField {
     }
 }
 
+impl NetworkField {
+    /// The velocity and a divergence from one engine `pass` writing rows `[F, div F]` (F the
+    /// network at t', s x): with the velocity `u = c.xt · x + c.value · F`,
+    /// `div u = c.xt · identity(i) + c.value · s · div F`, where `identity(i)` is the estimator's
+    /// divergence of the identity map at row i (d exactly; the mean |z|² of Hutchinson's probes).
+    fn fused_divergence(
+        &self,
+        t: f64,
+        x: &Matrix,
+        out: &mut Matrix,
+        divergence: &mut [f64],
+        identity: impl Fn(usize) -> f64,
+        pass: impl FnOnce(&Mlp, &[f32], &[f32], &mut [f32], &mut Workspace) -> Result<(), NetworkError>,
+    ) {
+        let Some(r) = self.reading(t, None, Parameterization::Velocity) else {
+            out.as_mut_slice().fill(f64::NAN);
+            divergence.fill(f64::NAN);
+            return;
+        };
+        let od = self.mlp.config().output_dim;
+        let c = r.conversion;
+        self.run(r.time, r.input_scale, x, od + 1, pass, |packed| {
+            let rows = packed.chunks_exact(od + 1).zip(divergence.iter_mut());
+            for (i, (row, div)) in rows.enumerate() {
+                for (j, o) in out.row_mut(i).iter_mut().enumerate() {
+                    *o = c.xt * x.get(i, j) + c.value * row[j] as f64;
+                }
+                *div = c.xt * identity(i) + c.value * r.input_scale * row[od] as f64;
+            }
+        })
+    }
+}
+
 /// One scratch slot per hardware thread.
 fn scratch_slots() -> Vec<Mutex<Box<Scratch>>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -301,30 +334,40 @@ impl Divergence for NetworkField {
         out: &mut Matrix,
         divergence: &mut [f64],
     ) {
-        let Some(r) = self.reading(t, None, Parameterization::Velocity) else {
-            out.as_mut_slice().fill(f64::NAN);
-            divergence.fill(f64::NAN);
-            return;
-        };
-        let d = x.cols();
-        let od = self.mlp.config().output_dim;
-        let c = r.conversion;
-        self.run(
-            r.time,
-            r.input_scale,
+        let d = x.cols() as f64;
+        self.fused_divergence(
+            t,
             x,
-            od + 1,
+            out,
+            divergence,
+            |_| d,
             |mlp, ts, xs, packed, ws| mlp.forward_and_divergence(ts, xs, packed, ws),
-            |packed| {
-                let rows = packed.chunks_exact(od + 1).zip(divergence.iter_mut());
-                for (i, (row, div)) in rows.enumerate() {
-                    for (j, o) in out.row_mut(i).iter_mut().enumerate() {
-                        *o = c.xt * x.get(i, j) + c.value * row[j] as f64;
-                    }
-                    *div = d as f64 * c.xt + c.value * r.input_scale * row[od] as f64;
-                }
-            },
         )
+    }
+
+    /// One fused engine call ([`Mlp::forward_and_hutchinson`]): `zᵀ J_u z = c.xt · |z|² +
+    /// c.value · s · zᵀ J_F z`, averaged over the probes.
+    fn velocity_and_hutchinson(
+        &self,
+        t: f64,
+        x: &Matrix,
+        probes: &[Matrix],
+        out: &mut Matrix,
+        divergence: &mut [f64],
+    ) {
+        let zs: Vec<f32> = probes
+            .iter()
+            .flat_map(|z| z.as_slice())
+            .map(|&v| v as f32)
+            .collect();
+        let weight = 1.0 / probes.len() as f64;
+        let squares = |i: usize| -> f64 {
+            let square = |z: &Matrix| z.row(i).iter().map(|v| v * v).sum::<f64>();
+            weight * probes.iter().map(square).sum::<f64>()
+        };
+        self.fused_divergence(t, x, out, divergence, squares, |mlp, ts, xs, packed, ws| {
+            mlp.forward_and_hutchinson(ts, xs, &zs, packed, ws)
+        })
     }
 }
 

@@ -12,6 +12,7 @@ use super::matmul::{matmul, View};
 use super::mlp::Mlp;
 use super::time_embedding::assemble_input;
 use super::workspace::BlockBuffers;
+use crate::lanes;
 
 /// Forward pass over a block of `t.len()` rows, writing f(t, x) into `out` (rows × output_dim).
 /// With `store_slopes`, φ'(Z_l) is kept in `buffers.slope` for a backward pass or JVP.
@@ -235,19 +236,51 @@ pub(crate) fn jvp_block(
     out: &mut [f32],
 ) {
     let rows = t.len();
+    let od = mlp.config().output_dim;
+    let mut primal = std::mem::take(&mut buffers.output);
+    forward_block(mlp, t, x, buffers, true, &mut primal[..rows * od]);
+    buffers.output = primal;
+    input_tangent(mlp, v, rows, buffers, out);
+}
+
+/// The network's output and Hutchinson's estimate of the input divergence of its first d
+/// components, `(1/K) Σ_k z_kᵀ J_x f_{:d} z_k` over the K probes `probes` (each rows × d), written
+/// per row as `[f_1 … f_od, estimate]` into `out` (rows × (od + 1)): one primal pass keeping the
+/// slopes, then one tangent pass per probe — where K [`jvp_block`] calls would repeat the primal
+/// pass K times.
+pub(crate) fn hutchinson_block<'p>(
+    mlp: &Mlp,
+    t: &[f32],
+    x: &[f32],
+    probes: impl ExactSizeIterator<Item = &'p [f32]>,
+    buffers: &mut BlockBuffers,
+    out: &mut [f32],
+) {
+    let rows = t.len();
+    let (d, od) = (mlp.config().input_dim, mlp.config().output_dim);
+    let weight = 1.0 / probes.len() as f32;
+    // The primal output first goes to `jz`, then to `out`; `jz` then holds each probe's J z.
+    let mut jz = std::mem::take(&mut buffers.output);
+    forward_block(mlp, t, x, buffers, true, &mut jz[..rows * od]);
+    for (row, f) in out.chunks_exact_mut(od + 1).zip(jz.chunks_exact(od)) {
+        row[..od].copy_from_slice(f);
+        row[od] = 0.0;
+    }
+    for z in probes {
+        input_tangent(mlp, z, rows, buffers, &mut jz[..rows * od]);
+        let per_row = out.chunks_exact_mut(od + 1).zip(z.chunks_exact(d));
+        for ((o, z), jz) in per_row.zip(jz.chunks_exact(od)) {
+            o[od] += weight * lanes::dot(z, &jz[..d]);
+        }
+    }
+    buffers.output = jz;
+}
+
+/// `out ← J_x f(t, x) · v` (rows × output_dim) for the tangent [v, 0] (v rows × d), from the
+/// slopes of the last forward pass over these rows.
+fn input_tangent(mlp: &Mlp, v: &[f32], rows: usize, buffers: &mut BlockBuffers, out: &mut [f32]) {
     let config = mlp.config();
     let (width, stride, d) = (config.width, buffers.rows * config.width, config.input_dim);
-    let mut primal = std::mem::take(&mut buffers.output);
-    forward_block(
-        mlp,
-        t,
-        x,
-        buffers,
-        true,
-        &mut primal[..rows * config.output_dim],
-    );
-    buffers.output = primal;
-
     let params = mlp.params();
     let first = &mlp.layers()[0];
     let current = &mut buffers.delta[..rows * width];
@@ -561,7 +594,8 @@ mod tests {
     fn fused_divergence_matches_finite_differences_of_f64_reference() {
         // Truth: Σ_j (f_j(x + h e_j) − f_j(x − h e_j))/(2h) of the f64 reference network at the
         // same parameters (h = 1e-6: truncation and round-off ≲ 1e-9), and the output equal to
-        // `forward`'s bit for bit (same primal pass). Square networks (d → d) over every activation,
+        // `forward`'s bit for bit (same primal pass); for `forward_and_hutchinson`, the quadratic
+        // forms zᵀ J z of the same Jacobian. Square networks (d → d) over every activation,
         // time embedding and residual layers, 300 rows on 2 threads so several blocks run;
         // f32 engine: 2e-5 of the largest divergence, as the JVP test.
         let square = [
@@ -597,7 +631,8 @@ mod tests {
             mlp.forward(&b.t, &b.x, &mut forward, &mut ws).unwrap();
             let params = to_f64(mlp.params());
             let h = 1e-6;
-            let mut fd = vec![0.0f64; n];
+            // Column j of every row's Jacobian, J[i][a][j], by central differences.
+            let mut jacobian = vec![0.0f64; n * d * d];
             for j in 0..d {
                 let shifted = |sign: f64| -> Vec<f64> {
                     let x: Vec<f64> =
@@ -608,14 +643,48 @@ mod tests {
                     reference::forward(&mlp, &params, &b.t, &x)
                 };
                 let (up, down) = (shifted(1.0), shifted(-1.0));
-                for (i, f) in fd.iter_mut().enumerate() {
-                    *f += (up[i * d + j] - down[i * d + j]) / (2.0 * h);
+                for i in 0..n {
+                    for a in 0..d {
+                        jacobian[(i * d + a) * d + j] =
+                            (up[i * d + a] - down[i * d + a]) / (2.0 * h);
+                    }
                 }
             }
+            let fd: Vec<f64> = (0..n)
+                .map(|i| (0..d).map(|a| jacobian[(i * d + a) * d + a]).sum())
+                .collect();
             let divergence: Vec<f32> = fused.chunks_exact(d + 1).map(|r| r[d]).collect();
             let err = scaled_error(&divergence, &fd);
             assert!(err < 2e-5, "config {c}: divergence error {err:e}");
             for (row, f) in fused.chunks_exact(d + 1).zip(forward.chunks_exact(d)) {
+                assert_eq!(&row[..d], f, "config {c}: output differs from forward");
+            }
+            // Hutchinson's estimate with K = 3 fixed Rademacher probes: (1/3) Σ_k z_kᵀ J z_k with
+            // the same Jacobian (the estimator's value for these probes, not its expectation).
+            let mut rng = ChaCha8Rng::seed_from_u64(c as u64);
+            let probes: Vec<f32> = (0..3 * n * d)
+                .map(|_| if rng.gen::<bool>() { 1.0 } else { -1.0 })
+                .collect();
+            let mut hutchinson = vec![0.0f32; n * (d + 1)];
+            mlp.forward_and_hutchinson(&b.t, &b.x, &probes, &mut hutchinson, &mut ws)
+                .unwrap();
+            let want: Vec<f64> = (0..n)
+                .map(|i| {
+                    let form = |z: &[f32]| -> f64 {
+                        let z = &z[i * d..(i + 1) * d];
+                        let entry = |a: usize, j: usize| jacobian[(i * d + a) * d + j];
+                        (0..d)
+                            .flat_map(|a| (0..d).map(move |j| (a, j)))
+                            .map(|(a, j)| z[a] as f64 * entry(a, j) * z[j] as f64)
+                            .sum()
+                    };
+                    probes.chunks_exact(n * d).map(form).sum::<f64>() / 3.0
+                })
+                .collect();
+            let estimate: Vec<f32> = hutchinson.chunks_exact(d + 1).map(|r| r[d]).collect();
+            let err = scaled_error(&estimate, &want);
+            assert!(err < 2e-5, "config {c}: Hutchinson error {err:e}");
+            for (row, f) in hutchinson.chunks_exact(d + 1).zip(forward.chunks_exact(d)) {
                 assert_eq!(&row[..d], f, "config {c}: output differs from forward");
             }
         }

@@ -474,6 +474,51 @@ impl Mlp {
         out: &mut [f32],
         ws: &mut Workspace,
     ) -> Result<(), NetworkError> {
+        self.divergence_pass(t, x, out, ws, |_, t, x, buffers, out| {
+            backprop::divergence_block(self, t, x, buffers, out)
+        })
+    }
+
+    /// Writes `[f(t_i, x_i), (1/K) Σ_k z_kiᵀ J_x f_{:d}(t_i, x_i) z_ki]` into row i of `out`
+    /// (n × (output_dim + 1)): the output and Hutchinson's estimate of the input divergence of its
+    /// first d components with the K probes in `probes` (K · n · d values, probe k's n × d rows
+    /// after probe k − 1's; Hutchinson 1989, FFJORD §3.1), in one primal and K tangent passes
+    /// ([`backprop::hutchinson_block`]). Needs output_dim ≥ input_dim = d and K ≥ 1.
+    pub fn forward_and_hutchinson(
+        &self,
+        t: &[f32],
+        x: &[f32],
+        probes: &[f32],
+        out: &mut [f32],
+        ws: &mut Workspace,
+    ) -> Result<(), NetworkError> {
+        let size = t.len() * self.config.input_dim;
+        if size == 0 || probes.is_empty() || !probes.len().is_multiple_of(size) {
+            return Err(NetworkError::Length {
+                what: "probes (K ≥ 1 probes of n × input_dim)",
+                expected: size,
+                got: probes.len(),
+            });
+        }
+        let d = self.config.input_dim;
+        self.divergence_pass(t, x, out, ws, |rows, t, x, buffers, out| {
+            let probes = probes
+                .chunks_exact(size)
+                .map(|z| &z[rows.start * d..rows.end * d]);
+            backprop::hutchinson_block(self, t, x, probes, buffers, out);
+        })
+    }
+
+    /// The checks and the blocking of the two passes above: `block(rows, t, x, buffers, out)` on
+    /// cache-sized chunks of every thread's rows.
+    fn divergence_pass(
+        &self,
+        t: &[f32],
+        x: &[f32],
+        out: &mut [f32],
+        ws: &mut Workspace,
+        block: impl Fn(Range<usize>, &[f32], &[f32], &mut BlockBuffers, &mut [f32]) + Sync,
+    ) -> Result<(), NetworkError> {
         let n = t.len();
         self.check_batch(n, x, ws)?;
         let (d, od) = (self.config.input_dim, self.config.output_dim);
@@ -487,13 +532,8 @@ impl Mlp {
         check_len("out (n × (output_dim + 1))", n * (od + 1), out.len())?;
         self.run_blocks(ws, n, out, od + 1, |rows, buffers, out| {
             for_cache_sized_chunks(rows, out, od + 1, |rows, out| {
-                backprop::divergence_block(
-                    self,
-                    &t[rows.clone()],
-                    &x[rows.start * d..rows.end * d],
-                    buffers,
-                    out,
-                );
+                let (t, x) = (&t[rows.clone()], &x[rows.start * d..rows.end * d]);
+                block(rows, t, x, buffers, out);
             });
         });
         Ok(())
@@ -713,6 +753,16 @@ mod tests {
             mlp.loss_and_grad(&[], &[], &[], None, &mut grads, &mut ws),
             Err(NetworkError::EmptyBatch)
         ));
+        let mut packed = vec![0.0; 4 * 3];
+        for probes in [&[][..], &[1.0; 12][..]] {
+            assert!(matches!(
+                mlp.forward_and_hutchinson(&t, &x, probes, &mut packed, &mut ws),
+                Err(NetworkError::Length {
+                    what: "probes (K ≥ 1 probes of n × input_dim)",
+                    ..
+                })
+            ));
+        }
         let (t5, x5, mut out5) = (vec![0.5; 5], vec![0.0; 10], vec![0.0; 10]);
         assert!(matches!(
             mlp.forward(&t5, &x5, &mut out5, &mut ws),
