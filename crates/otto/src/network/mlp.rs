@@ -448,17 +448,13 @@ impl Mlp {
             n * self.config.output_dim,
             out.len(),
         )?;
-        let d = self.config.input_dim;
-        self.run_blocks(ws, n, out, self.config.output_dim, |rows, buffers, out| {
-            let block = rows.start * d..rows.end * d;
-            backprop::jvp_block(
-                self,
-                &t[rows.clone()],
-                &x[block.clone()],
-                &v[block],
-                buffers,
-                out,
-            );
+        let (d, od) = (self.config.input_dim, self.config.output_dim);
+        self.run_blocks(ws, n, out, od, |rows, buffers, out| {
+            for_cache_sized_chunks(rows, out, od, |rows, out| {
+                let block = rows.start * d..rows.end * d;
+                let (t, x, v) = (&t[rows], &x[block.clone()], &v[block]);
+                backprop::jvp_block(self, t, x, v, buffers, out);
+            });
         });
         Ok(())
     }
@@ -813,8 +809,9 @@ mod tests {
     #[test]
     fn cache_sized_chunks_change_no_output() {
         // Truth: `forward_cached` carries each thread's whole block through every layer at once,
-        // `forward` and `forward_and_divergence` carry it CACHE_ROWS rows at a time; rows are
-        // independent, so outputs (and the divergence's velocity columns) agree bit for bit.
+        // `forward`, `forward_and_divergence` and `jvp_input` carry it CACHE_ROWS rows at a time;
+        // rows are independent, so outputs (and the divergence's velocity columns) agree bit for
+        // bit.
         let mlp = Mlp::new(MlpConfig::new(2, 2).width(64).depth(3), 5).unwrap();
         let n = 3 * CACHE_ROWS + 77;
         let t: Vec<f32> = (0..n).map(|i| (i % 11) as f32 * 0.09).collect();
@@ -832,6 +829,21 @@ mod tests {
             .unwrap();
         for (row, f) in with_divergence.chunks_exact(3).zip(whole.chunks_exact(2)) {
             assert_eq!(&row[..2], f);
+        }
+        // `jvp_input` carries CACHE_ROWS rows at a time too: on one thread, the whole batch's JVPs
+        // equal those of its chunks computed as batches of their own.
+        let v: Vec<f32> = x.iter().map(|xi| xi.cos()).collect();
+        let mut single = Workspace::with_threads(&mlp, n, 1);
+        let mut jvp = vec![0.0f32; n * 2];
+        mlp.jvp_input(&t, &x, &v, &mut jvp, &mut single).unwrap();
+        for start in (0..n).step_by(CACHE_ROWS) {
+            let rows = start..(start + CACHE_ROWS).min(n);
+            let values = 2 * rows.start..2 * rows.end;
+            let mut part = vec![0.0f32; values.len()];
+            let (x, v) = (&x[values.clone()], &v[values.clone()]);
+            mlp.jvp_input(&t[rows], x, v, &mut part, &mut single)
+                .unwrap();
+            assert_eq!(part, jvp[values]);
         }
     }
 
