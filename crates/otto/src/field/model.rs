@@ -240,9 +240,7 @@ impl NetworkField {
             .expect("the buffers are sized from the network's own configuration");
         finish(out)
     }
-}
 
-impl NetworkField {
     /// The velocity and a divergence from one engine `pass` writing rows `[F, div F]` (F the
     /// network at t', s x): with the velocity `u = c.xt · x + c.value · F`,
     /// `div u = c.xt · identity(i) + c.value · s · div F`, where `identity(i)` is the estimator's

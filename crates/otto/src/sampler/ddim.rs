@@ -8,7 +8,7 @@
 
 use otto_ot::Matrix;
 
-use super::diffusion::{exp_neg_h, sample, seed_and_record_setters, NoiseSource, Run, Update};
+use super::diffusion::{exp_neg_h, noise_and_record_setters, sample, NoiseSource, Run, Update};
 use super::{Record, Solution};
 use crate::error::{ensure, Result};
 use crate::field::Denoiser;
@@ -39,7 +39,7 @@ impl Ddim {
         }
     }
 
-    seed_and_record_setters!();
+    noise_and_record_setters!();
 
     /// Steps the rows of `x` (the points at `levels[0]`) through `levels` (noise to data), one
     /// denoiser call per step.

@@ -10,7 +10,7 @@
 
 /// The `seed`, `first_row` and `record` builder setters every stochastic diffusion sampler shares
 /// (its struct has fields `noise: NoiseSource` and `record: Record`).
-macro_rules! seed_and_record_setters {
+macro_rules! noise_and_record_setters {
     () => {
         /// Seed of the noise (default 0; unused by the deterministic settings).
         pub fn seed(mut self, seed: u64) -> Self {
@@ -34,7 +34,7 @@ macro_rules! seed_and_record_setters {
         }
     };
 }
-pub(crate) use seed_and_record_setters;
+pub(crate) use noise_and_record_setters;
 
 use otto_ot::Matrix;
 

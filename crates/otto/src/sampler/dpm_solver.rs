@@ -25,7 +25,7 @@ use std::str::FromStr;
 
 use otto_ot::Matrix;
 
-use super::diffusion::{sample, seed_and_record_setters, NoiseSource, Run, Update};
+use super::diffusion::{noise_and_record_setters, sample, NoiseSource, Run, Update};
 use super::{Record, Solution};
 use crate::error::{Error, Result};
 use crate::field::Denoiser;
@@ -126,7 +126,7 @@ impl DpmSolverPp {
         self
     }
 
-    seed_and_record_setters!();
+    noise_and_record_setters!();
 
     /// The order of step k of `steps` (module documentation).
     fn order_at(&self, k: usize, steps: usize, to_data: bool) -> usize {

@@ -11,7 +11,7 @@
 
 use otto_ot::Matrix;
 
-use super::diffusion::{sample, seed_and_record_setters, NoiseSource, Run, Update};
+use super::diffusion::{noise_and_record_setters, sample, NoiseSource, Run, Update};
 use super::{Record, Solution};
 use crate::error::{ensure, Result};
 use crate::field::Denoiser;
@@ -51,7 +51,7 @@ impl PredictorCorrector {
         self
     }
 
-    seed_and_record_setters!();
+    noise_and_record_setters!();
 
     /// Steps the rows of `x` (the points at `levels[0]`) through `levels` (noise to data):
     /// `corrector_steps + 1` denoiser calls per level.
