@@ -10,10 +10,10 @@ For each case it runs
 median of otto's reported solver time_s, peak memory the largest max-RSS of
 the otto process (/usr/bin/time -f %M, or os.wait4 if that is missing).
 """
+
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,8 +23,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO_ROOT / "target" / "release" / "otto"
 GNU_TIME = "/usr/bin/time"
-BUILD_HINT = ("build it with `cargo build --release -p otto-cli` (from the repository root), "
-              "or point OTTO_BIN at an otto binary")
+BUILD_HINT = (
+    "build it with `cargo build --release -p otto-cli` (from the repository root), "
+    "or point OTTO_BIN at an otto binary"
+)
 
 
 def otto_bin():
@@ -38,8 +40,9 @@ def run_measured(cmd):
     """Run cmd; return (stdout, peak RSS in MB of that process)."""
     if os.access(GNU_TIME, os.X_OK):
         with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-            proc = subprocess.run([GNU_TIME, "-f", "%M", "-o", tf.name, *cmd],
-                                  capture_output=True, text=True)
+            proc = subprocess.run(
+                [GNU_TIME, "-f", "%M", "-o", tf.name, *cmd], capture_output=True, text=True
+            )
             lines = tf.read().split()
         kb = float(lines[-1]) if lines else float("nan")
         out, err, rc = proc.stdout, proc.stderr, proc.returncode
@@ -87,15 +90,30 @@ def fmt(x, spec):
 
 
 def table(rows):
-    head = ["case", "method", "n×m", "POT time (s)", "otto time (s)", "speed-up",
-            "scipy LSA (s)", "POT cost", "otto cost", "rel. cost diff",
-            "POT peak MB (abs / Δ)", "otto peak MB", "notes"]
+    head = [
+        "case",
+        "method",
+        "n×m",
+        "POT time (s)",
+        "otto time (s)",
+        "speed-up",
+        "scipy LSA (s)",
+        "POT cost",
+        "otto cost",
+        "rel. cost diff",
+        "POT peak MB (abs / Δ)",
+        "otto peak MB",
+        "notes",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         pot, otto, lsa = r["pot"], r["otto"], r["lsa"]
         speed = pot["time_s"] / otto["time_s"] if pot and otto and otto["time_s"] > 0 else None
-        rel = (abs(otto["cost"] - pot["cost"]) / abs(pot["cost"])
-               if pot and otto and pot["cost"] else None)
+        rel = (
+            abs(otto["cost"] - pot["cost"]) / abs(pot["cost"])
+            if pot and otto and pot["cost"]
+            else None
+        )
         notes = []
         for who, res in (("POT", pot), ("otto", otto)):
             if res and res.get("status") not in ("optimal", "converged"):
@@ -106,27 +124,48 @@ def table(rows):
             notes.append(f"otto solver: {otto['solver']}")
         if pot and otto and otto.get("iterations") is not None:
             notes.append(f"iters POT/otto: {fmt(pot.get('iterations'), '')}/{otto['iterations']}")
-        lines.append("| " + " | ".join([
-            r["case"], r["method"], f"{r['n']}×{r['m']}",
-            fmt(pot and pot["time_s"], ".4f"), fmt(otto and otto["time_s"], ".4f"),
-            fmt(speed, ".2f") + ("×" if speed else ""),
-            fmt(lsa and lsa["time_s"], ".4f"),
-            fmt(pot and pot["cost"], ".10g"), fmt(otto and otto["cost"], ".10g"), fmt(rel, ".2e"),
-            (f"{pot['peak_rss_abs_mb']:.1f} / {pot['peak_rss_mb']:.1f}" if pot else "–"),
-            fmt(otto and otto["peak_rss_abs_mb"], ".1f"), "; ".join(notes),
-        ]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["case"],
+                    r["method"],
+                    f"{r['n']}×{r['m']}",
+                    fmt(pot and pot["time_s"], ".4f"),
+                    fmt(otto and otto["time_s"], ".4f"),
+                    fmt(speed, ".2f") + ("×" if speed else ""),
+                    fmt(lsa and lsa["time_s"], ".4f"),
+                    fmt(pot and pot["cost"], ".10g"),
+                    fmt(otto and otto["cost"], ".10g"),
+                    fmt(rel, ".2e"),
+                    (f"{pot['peak_rss_abs_mb']:.1f} / {pot['peak_rss_mb']:.1f}" if pot else "–"),
+                    fmt(otto and otto["peak_rss_abs_mb"], ".1f"),
+                    "; ".join(notes),
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--inputs", type=Path, help="directory written by make_ot_inputs.py")
     p.add_argument("--pot", type=Path, help="JSON lines written by pot_ot.py")
-    p.add_argument("--repeats", type=int, default=3, help="otto runs per measurement (default 3; "
-                   "Sinkhorn at 4000 x 4000 always uses 1, as on the POT side)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="otto runs per measurement (default 3; "
+        "Sinkhorn at 4000 x 4000 always uses 1, as on the POT side)",
+    )
     p.add_argument("--tol", type=float, default=1e-6, help="Sinkhorn --tol (default 1e-6)")
     p.add_argument("--otto-json", type=Path, help="also write otto's results here as JSON lines")
-    p.add_argument("--check-bin", action="store_true", help="only check that the otto binary exists")
+    p.add_argument(
+        "--check-bin", action="store_true", help="only check that the otto binary exists"
+    )
     args = p.parse_args()
 
     binary = otto_bin()
@@ -149,12 +188,22 @@ def main():
             if (c["case"], pot_method) not in pot:
                 continue
             reps = 1 if method == "sinkhorn" and c["n"] * c["m"] >= 4000 * 4000 else args.repeats
-            print(f"compare_ot: otto {method} on {c['case']} ({reps}x)", file=sys.stderr, flush=True)
+            print(
+                f"compare_ot: otto {method} on {c['case']} ({reps}x)", file=sys.stderr, flush=True
+            )
             otto = run_otto(binary, args.inputs / c["dir"], method, c["eps"], args.tol, reps)
             otto_lines.append(json.dumps({"peer": "otto", "case": c["case"], **otto}))
-            rows.append({"case": c["case"], "method": method, "n": c["n"], "m": c["m"],
-                         "pot": pot[(c["case"], pot_method)], "otto": otto,
-                         "lsa": pot.get((c["case"], "lsa")) if method == "emd" else None})
+            rows.append(
+                {
+                    "case": c["case"],
+                    "method": method,
+                    "n": c["n"],
+                    "m": c["m"],
+                    "pot": pot[(c["case"], pot_method)],
+                    "otto": otto,
+                    "lsa": pot.get((c["case"], "lsa")) if method == "emd" else None,
+                }
+            )
     if args.otto_json:
         args.otto_json.write_text("\n".join(otto_lines) + "\n")
     print(table(rows))

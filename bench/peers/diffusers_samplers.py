@@ -54,6 +54,7 @@ the same size (after the pause the idle cores ran the first ~40 ms of work up to
 this VM: bench/peers/otto_after_idle.py).
 Prints a markdown table; --json-out writes every figure.
 """
+
 import argparse
 import json
 import os
@@ -86,7 +87,9 @@ def vp_linear_alpha(t, beta0=0.1, beta1=20.0):
 def trained_betas(cfg):
     """β_k with ∏_{j ≤ k}(1 − β_j) = α(t_k)² for k = 0..999 (float64)."""
     if (cfg.get("schedule") or "vp-linear") != "vp-linear":
-        raise SystemExit(f"only vp-linear ddpm runs are supported, not schedule {cfg.get('schedule')!r}")
+        raise SystemExit(
+            f"only vp-linear ddpm runs are supported, not schedule {cfg.get('schedule')!r}"
+        )
     alpha_bar = vp_linear_alpha(otto_time(np.arange(TRAIN_STEPS))) ** 2
     previous = np.concatenate([[1.0], alpha_bar[:-1]])
     return 1.0 - alpha_bar / previous
@@ -101,7 +104,9 @@ class OttoEpsilon(torch.nn.Module):
 
     def forward(self, x, k):
         t = otto_time(float(k))
-        row = torch.cat([x.float(), torch.full((x.shape[0], 1), float(t), dtype=torch.float32)], dim=1)
+        row = torch.cat(
+            [x.float(), torch.full((x.shape[0], 1), float(t), dtype=torch.float32)], dim=1
+        )
         return self.net(row).to(x.dtype)
 
 
@@ -110,8 +115,10 @@ def read_run(run):
 
     cfg = tomllib.loads((pathlib.Path(run) / "config.toml").read_text())
     if cfg.get("method") != "ddpm" or (cfg.get("predict") or "noise") != "noise":
-        raise SystemExit(f"{run}: an ε-predicting ddpm run is needed (method = {cfg.get('method')!r}, "
-                         f"predict = {cfg.get('predict')!r})")
+        raise SystemExit(
+            f"{run}: an ε-predicting ddpm run is needed (method = {cfg.get('method')!r}, "
+            f"predict = {cfg.get('predict')!r})"
+        )
     model_cfg, net, omega = load_otto(pathlib.Path(run) / "model.safetensors")
     if omega is not None:
         raise SystemExit(f"{run}: time_embedding = concat is needed (the wrapper feeds [x, t])")
@@ -126,8 +133,13 @@ def build(name, betas):
     if name == "ddim":
         return DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=True)
     if name == "dpmpp-2m":
-        return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2,
-                                           final_sigmas_type="zero", lower_order_final=True)
+        return DPMSolverMultistepScheduler(
+            **common,
+            algorithm_type="dpmsolver++",
+            solver_order=2,
+            final_sigmas_type="zero",
+            lower_order_final=True,
+        )
     if name == "edm-heun":
         return HeunDiscreteScheduler(**common, use_karras_sigmas=True)
     raise ValueError(name)
@@ -139,12 +151,12 @@ def levels_of(name, sched):
     if name == "ddim":
         for k in sched.timesteps.tolist():
             a = sched.alphas_cumprod[k]
-            rows.append((otto_time(k), float(a ** 0.5), float((1 - a) ** 0.5)))
+            rows.append((otto_time(k), float(a**0.5), float((1 - a) ** 0.5)))
         rows.append((1.0, 1.0, 0.0))  # set_alpha_to_one: the last step goes to ᾱ = 1
     elif name == "dpmpp-2m":
         alpha, sigma = sched._sigma_to_alpha_sigma_t(sched.sigmas)
         ks = sched.timesteps.tolist() + [None]
-        for k, a, s in zip(ks, alpha.tolist(), sigma.tolist()):
+        for k, a, s in zip(ks, alpha.tolist(), sigma.tolist(), strict=True):
             rows.append((1.0 if k is None else otto_time(k), a, s))
     elif name == "edm-heun":
         # De-interleave [t0, t1, t1, …] and [σ0, σ1, σ1, …, 0]; α, σ_vp in float64 from the
@@ -152,7 +164,7 @@ def levels_of(name, sched):
         ks = sched.timesteps.tolist()[0::2]
         sigmas = sched.sigmas.tolist()[0::2] + [sched.sigmas[-1].item()]
         assert len(sigmas) == len(ks) + 1 and sigmas[-1] == 0.0
-        for k, s in zip(ks + [None], sigmas):
+        for k, s in zip(ks + [None], sigmas, strict=True):
             a = 1.0 / np.sqrt(np.float64(s) ** 2 + 1.0)
             rows.append((1.0 if k is None else otto_time(k), a, s * a))
     return np.array(rows, dtype=np.float64)
@@ -167,7 +179,11 @@ def diffusers_sample(name, sched, model, z, steps):
         for k in sched.timesteps:
             eps = model(sched.scale_model_input(x, k), k)
             nfe += 1
-            x = sched.step(eps, k, x, eta=0.0).prev_sample if name == "ddim" else sched.step(eps, k, x).prev_sample
+            x = (
+                sched.step(eps, k, x, eta=0.0).prev_sample
+                if name == "ddim"
+                else sched.step(eps, k, x).prev_sample
+            )
     return x, nfe
 
 
@@ -176,7 +192,7 @@ def otto_start(name, sched, z):
     z = z.double().numpy()
     if name == "edm-heun":
         sigma_max = np.float64(sched.init_noise_sigma)
-        return z * sigma_max / np.sqrt(sigma_max ** 2 + 1.0)
+        return z * sigma_max / np.sqrt(sigma_max**2 + 1.0)
     return z * np.float64(sched.init_noise_sigma)
 
 
@@ -185,8 +201,21 @@ def run_otto(args, run, solver, x0, levels, out, workdir):
     np.save(x0_path, x0)
     np.save(levels_path, levels)
     env = {**os.environ, "RAYON_NUM_THREADS": str(args.threads)}
-    cmd = [args.otto, "sample", "--run", str(run), "--solver", solver, "--levels", str(levels_path),
-           "--x0", str(x0_path), "--out", str(out), "--json"]
+    cmd = [
+        args.otto,
+        "sample",
+        "--run",
+        str(run),
+        "--solver",
+        solver,
+        "--levels",
+        str(levels_path),
+        "--x0",
+        str(x0_path),
+        "--out",
+        str(out),
+        "--json",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"otto failed: {' '.join(cmd)}\n{done.stderr}")
@@ -205,12 +234,20 @@ def compare(args, run, model, betas, workdir):
         theirs = theirs.double().numpy()
         report, ours = run_otto(args, run, name, x0, levels, workdir / f"{name}-otto.npy", workdir)
         scale = np.abs(theirs).max()
-        rows.append({
-            "sampler": name, "n": args.n, "steps": len(levels) - 1, "nfe_diffusers": nfe,
-            "nfe_otto": report["nfe"], "max_abs": float(np.abs(ours - theirs).max()),
-            "rel": float(np.abs(ours - theirs).max() / scale), "scale": float(scale),
-            "first_level": levels[0].tolist(), "last_sigma_before_zero": float(levels[-2][2]),
-        })
+        rows.append(
+            {
+                "sampler": name,
+                "n": args.n,
+                "steps": len(levels) - 1,
+                "nfe_diffusers": nfe,
+                "nfe_otto": report["nfe"],
+                "max_abs": float(np.abs(ours - theirs).max()),
+                "rel": float(np.abs(ours - theirs).max() / scale),
+                "scale": float(scale),
+                "first_level": levels[0].tolist(),
+                "last_sigma_before_zero": float(levels[-2][2]),
+            }
+        )
     return rows
 
 
@@ -237,7 +274,9 @@ def timing(args, run, model, betas, workdir):
     diffusers_sample(name, sched, model, z[:64], args.steps)  # warm-up
     ours, ours_py, theirs = [], [], []
     for _ in range(args.repeats):
-        time.sleep(PAUSE_S)  # PyTorch's OpenMP workers spin-wait after a parallel region: let them stop
+        time.sleep(
+            PAUSE_S
+        )  # PyTorch's OpenMP workers spin-wait after a parallel region: let them stop
         report, cli = run_otto(args, run, name, x0, levels, workdir / "timing-otto.npy", workdir)
         ours.append(report["time_s"])
         time.sleep(PAUSE_S)
@@ -255,19 +294,40 @@ def timing(args, run, model, betas, workdir):
         diffusers_sample(name, sched, model, z, args.steps)
         theirs.append(time.perf_counter() - start)
     median = statistics.median
-    return {"sampler": name, "n": args.time_n, "load_average": os.getloadavg(), "steps": args.steps, "threads": args.threads,
-            "otto_s": ours, "otto_py_s": ours_py, "diffusers_s": theirs, "otto_median_s": median(ours),
-            "otto_py_median_s": median(ours_py), "diffusers_median_s": median(theirs),
-            "speedup": median(theirs) / median(ours), "speedup_py": median(theirs) / median(ours_py)}
+    return {
+        "sampler": name,
+        "n": args.time_n,
+        "load_average": os.getloadavg(),
+        "steps": args.steps,
+        "threads": args.threads,
+        "otto_s": ours,
+        "otto_py_s": ours_py,
+        "diffusers_s": theirs,
+        "otto_median_s": median(ours),
+        "otto_py_median_s": median(ours_py),
+        "diffusers_median_s": median(theirs),
+        "speedup": median(theirs) / median(ours),
+        "speedup_py": median(theirs) / median(ours_py),
+    }
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", required=True, help="an otto ddpm run directory (vp-linear, concat time)")
-    p.add_argument("--otto", default=os.environ.get("OTTO_BIN", "target/release/otto"), help="the otto binary")
-    p.add_argument("--n", type=int, default=2000, help="points of the agreement check (default 2000)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--run", required=True, help="an otto ddpm run directory (vp-linear, concat time)"
+    )
+    p.add_argument(
+        "--otto", default=os.environ.get("OTTO_BIN", "target/release/otto"), help="the otto binary"
+    )
+    p.add_argument(
+        "--n", type=int, default=2000, help="points of the agreement check (default 2000)"
+    )
     p.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
-    p.add_argument("--time-n", type=int, default=10_000, help="points of the timing (default 10000)")
+    p.add_argument(
+        "--time-n", type=int, default=10_000, help="points of the timing (default 10000)"
+    )
     p.add_argument("--repeats", type=int, default=3, help="alternating timing repeats (default 3)")
     p.add_argument("--threads", type=int, default=2, help="torch and rayon threads (default 2)")
     p.add_argument("--seed", type=int, default=0)
@@ -284,26 +344,40 @@ def main():
         workdir = pathlib.Path(tmp)
         rows = compare(args, args.run, model, betas, workdir)
         timed = None if args.no_timing else timing(args, args.run, model, betas, workdir)
-    print(f"diffusers {diffusers.__version__}, torch {torch.__version__}; run {args.run} "
-          f"({cfg['steps']} training steps); {args.n} points, seed {args.seed}\n")
+    print(
+        f"diffusers {diffusers.__version__}, torch {torch.__version__}; run {args.run} "
+        f"({cfg['steps']} training steps); {args.n} points, seed {args.seed}\n"
+    )
     print("| sampler | steps | NFE otto / diffusers | max abs diff | relative to max abs output |")
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['sampler']} | {r['steps']} | {r['nfe_otto']} / {r['nfe_diffusers']} "
-              f"| {r['max_abs']:.2e} | {r['rel']:.2e} |")
+        print(
+            f"| {r['sampler']} | {r['steps']} | {r['nfe_otto']} / {r['nfe_diffusers']} "
+            f"| {r['max_abs']:.2e} | {r['rel']:.2e} |"
+        )
     if timed:
         ms = lambda key: [round(v * 1e3, 1) for v in timed[key]]  # noqa: E731
-        print(f"\nDPM-Solver++(2M), {timed['n']} points, {timed['steps']} steps, {timed['threads']} threads, "
-              f"median of {args.repeats}: otto (CLI, fresh process) {timed['otto_median_s'] * 1e3:.1f} ms, "
-              f"otto (otto_ot.generative, in process) {timed['otto_py_median_s'] * 1e3:.1f} ms, "
-              f"diffusers {timed['diffusers_median_s'] * 1e3:.1f} ms; ratio {timed['speedup']:.1f}x (CLI), "
-              f"{timed['speedup_py']:.1f}x (in process) "
-              f"(otto CLI {ms('otto_s')}, in process {ms('otto_py_s')}, diffusers {ms('diffusers_s')} ms); "
-              f"load average after {', '.join(f'{v:.2f}' for v in timed['load_average'])}")
+        print(
+            f"\nDPM-Solver++(2M), {timed['n']} points, {timed['steps']} steps, {timed['threads']} threads, "
+            f"median of {args.repeats}: otto (CLI, fresh process) {timed['otto_median_s'] * 1e3:.1f} ms, "
+            f"otto (otto_ot.generative, in process) {timed['otto_py_median_s'] * 1e3:.1f} ms, "
+            f"diffusers {timed['diffusers_median_s'] * 1e3:.1f} ms; ratio {timed['speedup']:.1f}x (CLI), "
+            f"{timed['speedup_py']:.1f}x (in process) "
+            f"(otto CLI {ms('otto_s')}, in process {ms('otto_py_s')}, diffusers {ms('diffusers_s')} ms); "
+            f"load average after {', '.join(f'{v:.2f}' for v in timed['load_average'])}"
+        )
     if args.json_out:
-        pathlib.Path(args.json_out).write_text(json.dumps({"agreement": rows, "timing": timed,
-                                                           "diffusers": diffusers.__version__,
-                                                           "torch": torch.__version__}, indent=1))
+        pathlib.Path(args.json_out).write_text(
+            json.dumps(
+                {
+                    "agreement": rows,
+                    "timing": timed,
+                    "diffusers": diffusers.__version__,
+                    "torch": torch.__version__,
+                },
+                indent=1,
+            )
+        )
     return 0 if all(r["rel"] < 1e-4 for r in rows) else 1
 
 

@@ -31,6 +31,7 @@ Subcommands:
 
 Usage: bench/peers/.venv/bin/python bench/peers/drifting_toy.py [--threads 2] SUBCOMMAND ...
 """
+
 import argparse
 import json
 import math
@@ -68,9 +69,12 @@ SAMPLERS = {"checkerboard": sample_checkerboard, "swissroll": sample_swissroll}
 def make_generator(torch):
     nn = torch.nn
     return nn.Sequential(
-        nn.Linear(NOISE_DIM, WIDTH), nn.SiLU(),
-        nn.Linear(WIDTH, WIDTH), nn.SiLU(),
-        nn.Linear(WIDTH, WIDTH), nn.SiLU(),
+        nn.Linear(NOISE_DIM, WIDTH),
+        nn.SiLU(),
+        nn.Linear(WIDTH, WIDTH),
+        nn.SiLU(),
+        nn.Linear(WIDTH, WIDTH),
+        nn.SiLU(),
         nn.Linear(WIDTH, 2),
     )
 
@@ -136,11 +140,19 @@ def cmd_step(torch, args, emit):
         drift_field(torch, x, y)
         if k >= args.warmup:
             ftimes.append((time.perf_counter() - t0) * 1e3)
-    emit(cmd="step", task=args.task, batch=BATCH, steps=args.steps, warmup=args.warmup,
-         step_ms_median=statistics.median(times), step_ms_mean=statistics.fmean(times),
-         step_ms_min=min(times),
-         field_ms_median=statistics.median(ftimes), field_ms_mean=statistics.fmean(ftimes),
-         step_includes="data sampling, generator forward, field, loss, backward, Adam step")
+    emit(
+        cmd="step",
+        task=args.task,
+        batch=BATCH,
+        steps=args.steps,
+        warmup=args.warmup,
+        step_ms_median=statistics.median(times),
+        step_ms_mean=statistics.fmean(times),
+        step_ms_min=min(times),
+        field_ms_median=statistics.median(ftimes),
+        field_ms_mean=statistics.fmean(ftimes),
+        step_includes="data sampling, generator forward, field, loss, backward, Adam step",
+    )
 
 
 def cmd_field(torch, args, emit):
@@ -159,16 +171,32 @@ def cmd_field(torch, args, emit):
                 times.append(dt)
             del v
     except (RuntimeError, MemoryError) as e:
-        emit(cmd="field", n=args.n, m=args.m, ok=False, error=f"{type(e).__name__}: {e}"[:500],
-             completed_evals=len(times), peak_rss_delta_mb=maxrss_mb() - base,
-             memory_method="getrusage ru_maxrss delta")
+        emit(
+            cmd="field",
+            n=args.n,
+            m=args.m,
+            ok=False,
+            error=f"{type(e).__name__}: {e}"[:500],
+            completed_evals=len(times),
+            peak_rss_delta_mb=maxrss_mb() - base,
+            memory_method="getrusage ru_maxrss delta",
+        )
         return
-    emit(cmd="field", n=args.n, m=args.m, ok=True, repeats=args.repeats, warmup=args.warmup,
-         field_ms_median=statistics.median(times), field_ms_min=min(times),
-         field_ms_all=[round(t, 3) for t in times],
-         peak_rss_delta_mb=maxrss_mb() - base, peak_rss_abs_mb=maxrss_mb(),
-         memory_method="getrusage ru_maxrss delta (after evals minus before; inputs built)",
-         logits_matrix_mb=args.n * (args.n + args.m) * 4 / 2**20)
+    emit(
+        cmd="field",
+        n=args.n,
+        m=args.m,
+        ok=True,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        field_ms_median=statistics.median(times),
+        field_ms_min=min(times),
+        field_ms_all=[round(t, 3) for t in times],
+        peak_rss_delta_mb=maxrss_mb() - base,
+        peak_rss_abs_mb=maxrss_mb(),
+        memory_method="getrusage ru_maxrss delta (after evals minus before; inputs built)",
+        logits_matrix_mb=args.n * (args.n + args.m) * 4 / 2**20,
+    )
 
 
 def w2(ot, np, a, b):
@@ -195,8 +223,11 @@ def cmd_train(torch, args, emit):
         if s in save_at:
             saved.append(x.numpy().copy())
         if args.log_every and s % args.log_every == 0:
-            print(json.dumps({"cmd": "train-log", "step": s, "loss": loss, "ema": ema}),
-                  file=sys.stderr, flush=True)
+            print(
+                json.dumps({"cmd": "train-log", "step": s, "loss": loss, "ema": ema}),
+                file=sys.stderr,
+                flush=True,
+            )
     train_s = time.perf_counter() - t0
 
     ev = torch.Generator().manual_seed(10_000 + args.seed)
@@ -212,20 +243,36 @@ def cmd_train(torch, args, emit):
     files = []
     if args.out:
         import os
+
         os.makedirs(args.out, exist_ok=True)
         p1 = os.path.join(args.out, f"drifting_{args.task}_seed{args.seed}_samples.npy")
         np.save(p1, np.stack(saved))
         p2 = os.path.join(args.out, f"drifting_{args.task}_seed{args.seed}_final.npy")
         np.save(p2, gen_samples)
         files = [p1, p2]
-    emit(cmd="train", task=args.task, seed=args.seed, steps=args.steps, batch=BATCH,
-         final_loss_ema=ema, last_loss=loss, train_s=train_s, ms_per_step=train_s * 1e3 / args.steps,
-         w2=w2_gen, w2_data_floor=w2_floor, eval_n=args.eval_n, w2_emd_s=w2_s,
-         saved_steps=save_at, files=files)
+    emit(
+        cmd="train",
+        task=args.task,
+        seed=args.seed,
+        steps=args.steps,
+        batch=BATCH,
+        final_loss_ema=ema,
+        last_loss=loss,
+        train_s=train_s,
+        ms_per_step=train_s * 1e3 / args.steps,
+        w2=w2_gen,
+        w2_data_floor=w2_floor,
+        eval_n=args.eval_n,
+        w2_emd_s=w2_s,
+        saved_steps=save_at,
+        files=files,
+    )
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--threads", type=int, default=2)
     sub = p.add_subparsers(dest="cmd", required=True)
 

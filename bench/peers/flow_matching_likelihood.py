@@ -40,6 +40,7 @@ points); alternating repeats, median, with a half-second pause before each otto 
 OpenMP workers spin-wait after a parallel region: an otto process started at once shared the cores
 with them and took up to twice as long).
 """
+
 import argparse
 import json
 import math
@@ -56,7 +57,6 @@ import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from mlp_check import load_otto  # noqa: E402
-
 
 # PyTorch's OpenMP workers spin-wait for a while after each parallel region; an otto process
 # started at once would share the two cores with them.
@@ -82,9 +82,13 @@ def read_run(run, dtype):
 
     cfg = tomllib.loads((pathlib.Path(run) / "config.toml").read_text())
     if cfg.get("method") not in ("i-cfm", "ot-cfm"):
-        raise SystemExit(f"{run}: an i-cfm or ot-cfm run is needed (method = {cfg.get('method')!r})")
+        raise SystemExit(
+            f"{run}: an i-cfm or ot-cfm run is needed (method = {cfg.get('method')!r})"
+        )
     if cfg.get("source") != "gaussian":
-        raise SystemExit(f"{run}: the script's log_p0 is for source = gaussian (got {cfg.get('source')!r})")
+        raise SystemExit(
+            f"{run}: the script's log_p0 is for source = gaussian (got {cfg.get('source')!r})"
+        )
     _, net, omega = load_otto(pathlib.Path(run) / "model.safetensors", dtype)
     if omega is not None:
         raise SystemExit(f"{run}: time_embedding = concat is needed (the wrapper feeds [x, t])")
@@ -97,7 +101,7 @@ def read_run(run, dtype):
 def gaussian_log_density(variance):
     def log_p0(x):
         d = x.shape[1]
-        return -0.5 * (x ** 2).sum(dim=1) / variance - 0.5 * d * math.log(2 * math.pi * variance)
+        return -0.5 * (x**2).sum(dim=1) / variance - 0.5 * d * math.log(2 * math.pi * variance)
 
     return log_p0
 
@@ -113,15 +117,35 @@ def flow_matching_log_p(net, x, steps, method, variance, dtype):
     velocity = Velocity(net)
     solver = ODESolver(velocity_model=Wrapper(velocity))
     x1 = torch.as_tensor(x, dtype=dtype)
-    _, log_p = solver.compute_likelihood(x_1=x1, log_p0=gaussian_log_density(variance), step_size=1.0 / steps,
-                                         method=method, exact_divergence=True)
+    _, log_p = solver.compute_likelihood(
+        x_1=x1,
+        log_p0=gaussian_log_density(variance),
+        step_size=1.0 / steps,
+        method=method,
+        exact_divergence=True,
+    )
     return log_p.detach().double().numpy(), velocity.calls
 
 
 def run_otto(args, x_path, out):
     env = {**os.environ, "RAYON_NUM_THREADS": str(args.threads)}
-    cmd = [args.otto, "likelihood", "--run", args.run, "--x", str(x_path), "--solver", args.method,
-           "--steps", str(args.steps), "--divergence", "exact", "--out", str(out), "--json"]
+    cmd = [
+        args.otto,
+        "likelihood",
+        "--run",
+        args.run,
+        "--x",
+        str(x_path),
+        "--solver",
+        args.method,
+        "--steps",
+        str(args.steps),
+        "--divergence",
+        "exact",
+        "--out",
+        str(out),
+        "--json",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"otto failed: {' '.join(cmd)}\n{done.stderr}")
@@ -129,10 +153,16 @@ def run_otto(args, x_path, out):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--run", required=True, help="an otto i-cfm/ot-cfm run from the gaussian source")
-    p.add_argument("--otto", default=os.environ.get("OTTO_BIN", "target/release/otto"), help="the otto binary")
-    p.add_argument("--x", help="points (.npy, n × d) [default: --n points of `otto data TARGET --seed 3`]")
+    p.add_argument(
+        "--otto", default=os.environ.get("OTTO_BIN", "target/release/otto"), help="the otto binary"
+    )
+    p.add_argument(
+        "--x", help="points (.npy, n × d) [default: --n points of `otto data TARGET --seed 3`]"
+    )
     p.add_argument("--n", type=int, default=10_000)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--method", default="midpoint", choices=["midpoint", "euler", "rk4"])
@@ -151,34 +181,66 @@ def main():
         tmp = pathlib.Path(tmp)
         x_path = pathlib.Path(args.x) if args.x else tmp / "x.npy"
         if not args.x:
-            subprocess.run([args.otto, "data", cfg["target"], "--n", str(args.n), "--seed", "3", "--out", str(x_path)],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    args.otto,
+                    "data",
+                    cfg["target"],
+                    "--n",
+                    str(args.n),
+                    "--seed",
+                    "3",
+                    "--out",
+                    str(x_path),
+                ],
+                check=True,
+                capture_output=True,
+            )
         x = np.load(x_path)
         otto_times, fm_times = [], []
-        for repeat in range(args.repeats):
+        for _ in range(args.repeats):
             time.sleep(QUIET_S)  # let PyTorch's OpenMP workers stop spinning before otto starts
             report, ours = run_otto(args, x_path, tmp / "otto-logp.npy")
             otto_times.append(report["seconds"])
             start = time.perf_counter()
-            theirs, calls = flow_matching_log_p(net32, x, args.steps, args.method, variance, torch.float32)
+            theirs, calls = flow_matching_log_p(
+                net32, x, args.steps, args.method, variance, torch.float32
+            )
             fm_times.append(time.perf_counter() - start)
     per_step = {"euler": 1, "midpoint": 2, "rk4": 4}[args.method]
     if calls != per_step * args.steps:
-        print(f"warning: flow_matching made {calls} network calls, not {per_step * args.steps}", file=sys.stderr)
+        print(
+            f"warning: flow_matching made {calls} network calls, not {per_step * args.steps}",
+            file=sys.stderr,
+        )
     scale = np.abs(theirs).max()
 
     def spread(a, b):
         d = np.abs(a - b)
-        return {"max": float(d.max()), "p99": float(np.percentile(d, 99)), "median": float(np.median(d))}
+        return {
+            "max": float(d.max()),
+            "p99": float(np.percentile(d, 99)),
+            "median": float(np.median(d)),
+        }
 
     result = {
-        "n": len(x), "steps": args.steps, "method": args.method, "threads": args.threads,
-        "log_p0": f"N(0, {variance:g} I)", "nfe_otto": report["nfe"], "network_calls_flow_matching": calls,
-        "activation": cfg.get("activation"), "otto_vs_fm32": spread(ours, theirs),
-        "rel": spread(ours, theirs)["max"] / float(scale), "mean_log_p_otto": float(ours.mean()),
+        "n": len(x),
+        "steps": args.steps,
+        "method": args.method,
+        "threads": args.threads,
+        "log_p0": f"N(0, {variance:g} I)",
+        "nfe_otto": report["nfe"],
+        "network_calls_flow_matching": calls,
+        "activation": cfg.get("activation"),
+        "otto_vs_fm32": spread(ours, theirs),
+        "rel": spread(ours, theirs)["max"] / float(scale),
+        "mean_log_p_otto": float(ours.mean()),
         "mean_log_p_flow_matching": float(theirs.mean()),
-        "otto_s": otto_times, "flow_matching_s": fm_times, "otto_median_s": statistics.median(otto_times),
-        "flow_matching_median_s": statistics.median(fm_times), "load_average": os.getloadavg(),
+        "otto_s": otto_times,
+        "flow_matching_s": fm_times,
+        "otto_median_s": statistics.median(otto_times),
+        "flow_matching_median_s": statistics.median(fm_times),
+        "load_average": os.getloadavg(),
     }
     result["speedup"] = result["flow_matching_median_s"] / result["otto_median_s"]
     if args.float64:
@@ -186,23 +248,32 @@ def main():
         ref, _ = flow_matching_log_p(net64, x, args.steps, args.method, variance, torch.float64)
         result["otto_vs_fm64"] = spread(ours, ref)
         result["fm32_vs_fm64"] = spread(theirs, ref)
-    print(f"flow_matching {getattr(flow_matching, '__version__', '1.0.10')}, torch {torch.__version__}; "
-          f"run {args.run} ({cfg['method']}, {cfg['activation']}, {cfg['source']} -> {cfg['target']}, σ = {cfg.get('sigma')}); "
-          f"{len(x)} points, {args.method}, {args.steps} steps, exact divergence, log_p0 = {result['log_p0']}\n")
+    print(
+        f"flow_matching {getattr(flow_matching, '__version__', '1.0.10')}, torch {torch.__version__}; "
+        f"run {args.run} ({cfg['method']}, {cfg['activation']}, {cfg['source']} -> {cfg['target']}, σ = {cfg.get('sigma')}); "
+        f"{len(x)} points, {args.method}, {args.steps} steps, exact divergence, log_p0 = {result['log_p0']}\n"
+    )
+
     def show(d):
         return f"max {d['max']:.2e}, p99 {d['p99']:.2e}, median {d['median']:.2e} nats"
 
-    print(f"|log p otto − log p flow_matching|: {show(result['otto_vs_fm32'])} "
-          f"(max {result['rel']:.2e} of max |log p| = {scale:.2f}); mean log p otto {result['mean_log_p_otto']:.6f}, "
-          f"flow_matching {result['mean_log_p_flow_matching']:.6f}; NFE otto {report['nfe']}, "
-          f"flow_matching network calls {calls}")
+    print(
+        f"|log p otto − log p flow_matching|: {show(result['otto_vs_fm32'])} "
+        f"(max {result['rel']:.2e} of max |log p| = {scale:.2f}); mean log p otto {result['mean_log_p_otto']:.6f}, "
+        f"flow_matching {result['mean_log_p_flow_matching']:.6f}; NFE otto {report['nfe']}, "
+        f"flow_matching network calls {calls}"
+    )
     if args.float64:
-        print(f"against flow_matching in float64: otto {show(result['otto_vs_fm64'])}; "
-              f"flow_matching float32 {show(result['fm32_vs_fm64'])}")
-    print(f"time, median of {args.repeats}: otto {result['otto_median_s'] * 1e3:.1f} ms, flow_matching "
-          f"{result['flow_matching_median_s'] * 1e3:.1f} ms, ratio {result['speedup']:.1f}x "
-          f"(otto {[round(v * 1e3, 1) for v in otto_times]}, flow_matching {[round(v * 1e3, 1) for v in fm_times]} ms); "
-          f"load average after {', '.join(f'{v:.2f}' for v in result['load_average'])}")
+        print(
+            f"against flow_matching in float64: otto {show(result['otto_vs_fm64'])}; "
+            f"flow_matching float32 {show(result['fm32_vs_fm64'])}"
+        )
+    print(
+        f"time, median of {args.repeats}: otto {result['otto_median_s'] * 1e3:.1f} ms, flow_matching "
+        f"{result['flow_matching_median_s'] * 1e3:.1f} ms, ratio {result['speedup']:.1f}x "
+        f"(otto {[round(v * 1e3, 1) for v in otto_times]}, flow_matching {[round(v * 1e3, 1) for v in fm_times]} ms); "
+        f"load average after {', '.join(f'{v:.2f}' for v in result['load_average'])}"
+    )
     if args.json_out:
         pathlib.Path(args.json_out).write_text(json.dumps(result, indent=1))
     # The 99th percentile, not the max, is held to float32 tolerance: with SELU (or ReLU) the

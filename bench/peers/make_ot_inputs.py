@@ -11,6 +11,7 @@ nearest neighbours of a point say nothing about the optimal plan.
 and <out>/cases.json lists the cases with the entropic regulariser
 eps = 0.05 * mean(M) that both sides must use for Sinkhorn.
 """
+
 import argparse
 import json
 from pathlib import Path
@@ -53,11 +54,18 @@ def make_case(n, m, weights, seed):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", type=Path, required=True, help="output directory (created if missing)")
     p.add_argument("--seed", type=int, default=0, help="seed for np.random.default_rng (default 0)")
-    p.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES),
-                   help="subset of cases (default: all)")
+    p.add_argument(
+        "--cases",
+        nargs="+",
+        choices=sorted(CASES),
+        default=list(CASES),
+        help="subset of cases (default: all)",
+    )
     args = p.parse_args()
 
     manifest = []
@@ -69,8 +77,18 @@ def main():
         for key, arr in arrays.items():
             np.save(case_dir / f"{key}.npy", arr)
         eps = EPS_FACTOR * float(arrays["M"].mean())
-        manifest.append({"case": name, "n": n, "m": m, "weights": weights, "seed": args.seed,
-                         "eps": eps, "eps_rule": f"{EPS_FACTOR} * mean(M)", "dir": name})
+        manifest.append(
+            {
+                "case": name,
+                "n": n,
+                "m": m,
+                "weights": weights,
+                "seed": args.seed,
+                "eps": eps,
+                "eps_rule": f"{EPS_FACTOR} * mean(M)",
+                "dir": name,
+            }
+        )
         print(f"wrote {case_dir} (n={n}, m={m}, {weights}, eps={eps!r})")
     (args.out / "cases.json").write_text(json.dumps(manifest, indent=2) + "\n")
 

@@ -23,6 +23,7 @@ How otto's files map to PyTorch (see also crates/otto/src/network/safetensors_io
     frequencies w stored as 'time_embedding.frequencies' (sinusoidal / fourier).
   * The config is in the file's metadata under 'otto.*' keys.
 """
+
 import argparse
 import json
 import pathlib
@@ -44,18 +45,20 @@ class ResidualSequential(nn.Sequential):
 
     def forward(self, h):
         mods = list(self)
-        h = mods[1](mods[0](h))                       # first layer: in -> width, no skip
+        h = mods[1](mods[0](h))  # first layer: in -> width, no skip
         for i in range(2, len(mods) - 1, 2):
-            h = h + mods[i + 1](mods[i](h))           # h <- h + act(W h + b)
-        return mods[-1](h)                            # output layer, no activation
+            h = h + mods[i + 1](mods[i](h))  # h <- h + act(W h + b)
+        return mods[-1](h)  # output layer, no activation
 
 
 def read_config(path):
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
-    cfg = {k[len("otto."):]: v for k, v in meta.items() if k.startswith("otto.")}
+    cfg = {k[len("otto.") :]: v for k, v in meta.items() if k.startswith("otto.")}
     if cfg.get("network") != "mlp":
-        raise SystemExit(f"{path}: not an otto MLP file (metadata otto.network = {cfg.get('network')!r})")
+        raise SystemExit(
+            f"{path}: not an otto MLP file (metadata otto.network = {cfg.get('network')!r})"
+        )
     return cfg
 
 
@@ -64,11 +67,11 @@ def build(cfg, dtype=torch.float32):
     emb = cfg["time_embedding"]
     in_cols = d + (1 if emb == "concat" else int(cfg["time_embedding.dim"]))
     layers = []
-    for l in range(depth + 1):
-        fan_in = in_cols if l == 0 else width
-        fan_out = out if l == depth else width
+    for layer in range(depth + 1):
+        fan_in = in_cols if layer == 0 else width
+        fan_out = out if layer == depth else width
         layers.append(nn.Linear(fan_in, fan_out))
-        if l < depth:
+        if layer < depth:
             layers.append(ACTIVATIONS[cfg["activation"]]())
     cls = ResidualSequential if cfg["residual"] == "true" else nn.Sequential
     return cls(*layers).to(dtype)
@@ -105,7 +108,12 @@ def compute(model_path, io, dtype):
     loss.backward()
     grads = {k: p.grad.detach().clone() for k, p in net.named_parameters()}
     _, jvp = torch.func.jvp(lambda xx: net(network_input(xx, t, omega)), (x,), (v,))
-    return cfg, {"out": out, "loss": loss.detach().reshape(1), "jvp": jvp.detach(), **{f"grad.{k}": g for k, g in grads.items()}}
+    return cfg, {
+        "out": out,
+        "loss": loss.detach().reshape(1),
+        "jvp": jvp.detach(),
+        **{f"grad.{k}": g for k, g in grads.items()},
+    }
 
 
 def diff(a, b):
@@ -117,12 +125,18 @@ def diff(a, b):
 
 def check(args):
     directory = pathlib.Path(args.dir)
-    cases = sorted(p for p in directory.glob("*.safetensors") if not p.name.endswith(".io.safetensors"))
+    cases = sorted(
+        p for p in directory.glob("*.safetensors") if not p.name.endswith(".io.safetensors")
+    )
     if not cases:
-        raise SystemExit(f"no models in {directory}; run: cargo run --release -p otto --example mlp_export -- {directory}")
+        raise SystemExit(
+            f"no models in {directory}; run: cargo run --release -p otto --example mlp_export -- {directory}"
+        )
     torch.set_num_threads(args.threads)
     failed = False
-    print("| case | quantity | otto vs torch f32: max abs | rel | otto vs f64: rel | torch f32 vs f64: rel |")
+    print(
+        "| case | quantity | otto vs torch f32: max abs | rel | otto vs f64: rel | torch f32 vs f64: rel |"
+    )
     print("|---|---|---|---|---|---|")
     for model in cases:
         io = load_file(str(model.with_name(model.stem + ".io.safetensors")))
@@ -137,10 +151,15 @@ def check(args):
                 abs_d, rel_d = diff(io[k], torch32[k])
                 _, rel_otto64 = diff(io[k], torch64[k])
                 _, rel_torch64 = diff(torch32[k], torch64[k])
-                worst = [max(w, d) for w, d in zip(worst, (abs_d, rel_d, rel_otto64, rel_torch64))]
+                worst = [
+                    max(w, d)
+                    for w, d in zip(worst, (abs_d, rel_d, rel_otto64, rel_torch64), strict=True)
+                ]
             ok = worst[1] <= args.tol
             failed |= not ok
-            print(f"| {name} | {group} | {worst[0]:.2e} | {worst[1]:.2e}{'' if ok else ' FAIL'} | {worst[2]:.2e} | {worst[3]:.2e} |")
+            print(
+                f"| {name} | {group} | {worst[0]:.2e} | {worst[1]:.2e}{'' if ok else ' FAIL'} | {worst[2]:.2e} | {worst[3]:.2e} |"
+            )
     if failed:
         print(f"some differences exceed --tol {args.tol:g}", file=sys.stderr)
     return 1 if failed else 0
@@ -150,9 +169,9 @@ def torch_step_ms(width, batch, activation, threads, fused, depth=3, seed=0):
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     layers = []
-    for l in range(depth + 1):
-        layers.append(nn.Linear(3 if l == 0 else width, 2 if l == depth else width))
-        if l < depth:
+    for layer in range(depth + 1):
+        layers.append(nn.Linear(3 if layer == 0 else width, 2 if layer == depth else width))
+        if layer < depth:
             layers.append(ACTIVATIONS[activation]())
     net = nn.Sequential(*layers)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, fused=fused or None)
@@ -184,8 +203,19 @@ def step_times_ms(fn, warm_s=0.3, measure_s=1.0):
 
 
 def otto_step_ms(binary, width, batch, activation, threads):
-    env = {"PEAK": "0", "BREAKDOWN": "0", "RAYON_NUM_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
-    text = subprocess.run([binary, str(width), str(batch), activation], env=env, capture_output=True, text=True, check=True).stdout
+    env = {
+        "PEAK": "0",
+        "BREAKDOWN": "0",
+        "RAYON_NUM_THREADS": str(threads),
+        "PATH": "/usr/bin:/bin",
+    }
+    text = subprocess.run(
+        [binary, str(width), str(batch), activation],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     found = re.search(r"([\d.]+) ms/step median, ([\d.]+) min", text)
     return float(found.group(1)), float(found.group(2))
 
@@ -196,43 +226,80 @@ def time_cmd(args):
     for repeat in range(args.repeats):
         for width, batch in shapes:
             for activation in ("selu", "silu"):
-                row = {"width": width, "batch": batch, "activation": activation, "threads": args.threads,
-                       "repeat": repeat, "torch": torch.__version__}
-                row["torch_median_ms"], row["torch_min_ms"] = torch_step_ms(width, batch, activation, args.threads, fused=False)
-                row["torch_fused_median_ms"], row["torch_fused_min_ms"] = torch_step_ms(width, batch, activation, args.threads, fused=True)
+                row = {
+                    "width": width,
+                    "batch": batch,
+                    "activation": activation,
+                    "threads": args.threads,
+                    "repeat": repeat,
+                    "torch": torch.__version__,
+                }
+                row["torch_median_ms"], row["torch_min_ms"] = torch_step_ms(
+                    width, batch, activation, args.threads, fused=False
+                )
+                row["torch_fused_median_ms"], row["torch_fused_min_ms"] = torch_step_ms(
+                    width, batch, activation, args.threads, fused=True
+                )
                 if args.otto_bin:
-                    row["otto_median_ms"], row["otto_min_ms"] = otto_step_ms(args.otto_bin, width, batch, activation, args.threads)
+                    row["otto_median_ms"], row["otto_min_ms"] = otto_step_ms(
+                        args.otto_bin, width, batch, activation, args.threads
+                    )
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
-    print(f"Best over {args.repeats} alternating repeats of each statistic; per-step median (min) in ms, {args.threads} threads.\n")
-    print(f"| shape | activation | PyTorch {torch.__version__}, AdamW | PyTorch, AdamW(fused=True) | otto | speed-up (medians) | speed-up (mins) |")
+    print(
+        f"Best over {args.repeats} alternating repeats of each statistic; per-step median (min) in ms, {args.threads} threads.\n"
+    )
+    print(
+        f"| shape | activation | PyTorch {torch.__version__}, AdamW | PyTorch, AdamW(fused=True) | otto | speed-up (medians) | speed-up (mins) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for width, batch in shapes:
         for activation in ("selu", "silu"):
             rs = [r for r in rows if r["width"] == width and r["activation"] == activation]
-            best = {k: min(r.get(k, float("nan")) for r in rs) for k in rs[0]
-                    if k.endswith("_ms")}
+            best = {k: min(r.get(k, float("nan")) for r in rs) for k in rs[0] if k.endswith("_ms")}
             torch_median = min(best["torch_median_ms"], best["torch_fused_median_ms"])
             torch_min = min(best["torch_min_ms"], best["torch_fused_min_ms"])
-            otto_median, otto_min = best.get("otto_median_ms", float("nan")), best.get("otto_min_ms", float("nan"))
-            print(f"| 3->{width}x3->2, batch {batch} | {activation} "
-                  f"| {best['torch_median_ms']:.3f} ({best['torch_min_ms']:.3f}) "
-                  f"| {best['torch_fused_median_ms']:.3f} ({best['torch_fused_min_ms']:.3f}) "
-                  f"| {otto_median:.3f} ({otto_min:.3f}) | {torch_median / otto_median:.2f}x | {torch_min / otto_min:.2f}x |")
+            otto_median, otto_min = (
+                best.get("otto_median_ms", float("nan")),
+                best.get("otto_min_ms", float("nan")),
+            )
+            print(
+                f"| 3->{width}x3->2, batch {batch} | {activation} "
+                f"| {best['torch_median_ms']:.3f} ({best['torch_min_ms']:.3f}) "
+                f"| {best['torch_fused_median_ms']:.3f} ({best['torch_fused_min_ms']:.3f}) "
+                f"| {otto_median:.3f} ({otto_min:.3f}) | {torch_median / otto_median:.2f}x | {torch_min / otto_min:.2f}x |"
+            )
     return 0
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("check", help="compare otto's exported results with PyTorch on the same weights")
+    c = sub.add_parser(
+        "check", help="compare otto's exported results with PyTorch on the same weights"
+    )
     c.add_argument("dir", help="directory written by the mlp_export example")
-    c.add_argument("--tol", type=float, default=1e-4, help="max allowed float32 relative difference (default 1e-4)")
+    c.add_argument(
+        "--tol",
+        type=float,
+        default=1e-4,
+        help="max allowed float32 relative difference (default 1e-4)",
+    )
     c.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     t = sub.add_parser("time", help="time PyTorch (and optionally otto) training steps")
     t.add_argument("--threads", type=int, default=2, help="threads for both (default 2)")
-    t.add_argument("--repeats", type=int, default=3, help="alternating repeats per shape; the best is reported (default 3)")
-    t.add_argument("--otto-bin", help="path to otto's mlp_step_timing example binary, to time otto in the same run")
+    t.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="alternating repeats per shape; the best is reported (default 3)",
+    )
+    t.add_argument(
+        "--otto-bin",
+        help="path to otto's mlp_step_timing example binary, to time otto in the same run",
+    )
     args = parser.parse_args()
     return check(args) if args.command == "check" else time_cmd(args)
 

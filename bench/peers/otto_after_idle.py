@@ -44,7 +44,7 @@ def otto_call():
 
 pause = float(sys.argv[1])
 ts = []
-for i in range(12):
+for _ in range(12):
     torch_work()
     time.sleep(pause)
     otto_call()

@@ -10,6 +10,7 @@ Cases: `emd2` on uniform 2-D Gaussian clouds (y shifted by (1, 1), cost ‖x −
 (and min) time per call, the speed-up and both values. `numItermax` is raised to 10⁷ for both
 `emd2`s: at POT's default (10⁵) POT stops short of the optimum at n = 4000.
 """
+
 import argparse
 import json
 import os
@@ -53,30 +54,57 @@ def main():
         a = np.full(n, 1.0 / n)
         cap = 10**7
         otto_ot.emd2(a, a, M, numItermax=cap)  # warm-up (also starts the pool)
-        ours, t_ours, min_ours = timed(lambda: otto_ot.emd2(a, a, M, numItermax=cap), args.repeats)
-        theirs, t_pot, min_pot = timed(lambda: ot.emd2(a, a, M, numItermax=cap), args.repeats)
-        rows.append(dict(case=f"emd2 n={n}", pot_s=t_pot, pot_min_s=min_pot, otto_s=t_ours,
-                         otto_min_s=min_ours, speedup=t_pot / t_ours, pot_value=float(theirs),
-                         otto_value=float(ours)))
+        ours, t_ours, min_ours = timed(
+            lambda a=a, M=M, cap=cap: otto_ot.emd2(a, a, M, numItermax=cap), args.repeats
+        )
+        theirs, t_pot, min_pot = timed(
+            lambda a=a, M=M, cap=cap: ot.emd2(a, a, M, numItermax=cap), args.repeats
+        )
+        rows.append(
+            dict(
+                case=f"emd2 n={n}",
+                pot_s=t_pot,
+                pot_min_s=min_pot,
+                otto_s=t_ours,
+                otto_min_s=min_ours,
+                speedup=t_pot / t_ours,
+                pot_value=float(theirs),
+                otto_value=float(ours),
+            )
+        )
     n = 1000
     M = clouds(n)
     a = np.full(n, 1.0 / n)
     reg = 0.05 * M.mean()
     otto_ot.sinkhorn2(a, a, M, reg)
     ours, t_ours, min_ours = timed(lambda: otto_ot.sinkhorn2(a, a, M, reg), args.repeats)
-    theirs, t_pot, min_pot = timed(lambda: ot.sinkhorn2(a, a, M, reg, method="sinkhorn_log"),
-                                   max(1, args.repeats // 2))
-    rows.append(dict(case=f"sinkhorn2 (log) n={n}", pot_s=t_pot, pot_min_s=min_pot, otto_s=t_ours,
-                     otto_min_s=min_ours, speedup=t_pot / t_ours, pot_value=float(theirs),
-                     otto_value=float(ours)))
+    theirs, t_pot, min_pot = timed(
+        lambda: ot.sinkhorn2(a, a, M, reg, method="sinkhorn_log"), max(1, args.repeats // 2)
+    )
+    rows.append(
+        dict(
+            case=f"sinkhorn2 (log) n={n}",
+            pot_s=t_pot,
+            pot_min_s=min_pot,
+            otto_s=t_ours,
+            otto_min_s=min_ours,
+            speedup=t_pot / t_ours,
+            pot_value=float(theirs),
+            otto_value=float(ours),
+        )
+    )
 
-    print(f"POT {ot.__version__}, otto_ot {otto_ot.__version__}, numpy {np.__version__}, "
-          f"threads {args.threads}, repeats {args.repeats}, Python {sys.version.split()[0]}")
+    print(
+        f"POT {ot.__version__}, otto_ot {otto_ot.__version__}, numpy {np.__version__}, "
+        f"threads {args.threads}, repeats {args.repeats}, Python {sys.version.split()[0]}"
+    )
     print("| case | POT (s) | otto_ot (s) | speed-up | POT value | otto value |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['case']} | {r['pot_s']:.4f} | {r['otto_s']:.4f} | {r['speedup']:.2f}× | "
-              f"{r['pot_value']:.10g} | {r['otto_value']:.10g} |")
+        print(
+            f"| {r['case']} | {r['pot_s']:.4f} | {r['otto_s']:.4f} | {r['speedup']:.2f}× | "
+            f"{r['pot_value']:.10g} | {r['otto_value']:.10g} |"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -58,7 +58,9 @@ def moments(grid, rho):
     w = rho / rho.sum()
     m = np.array([(w * x).sum(), (w * y).sum()])
     dx, dy = x - m[0], y - m[1]
-    c = np.array([[(w * dx * dx).sum(), (w * dx * dy).sum()], [(w * dx * dy).sum(), (w * dy * dy).sum()]])
+    c = np.array(
+        [[(w * dx * dx).sum(), (w * dx * dy).sum()], [(w * dx * dy).sum(), (w * dy * dy).sum()]]
+    )
     return m, c
 
 
@@ -103,7 +105,9 @@ def run(n, dt, scheme, repeats):
     return {
         "solver": "py-pde",
         "version": pde.__version__,
-        "scheme": {"euler": "explicit Euler, fixed dt", "rk45": "Runge-Kutta 5(4), adaptive"}[scheme],
+        "scheme": {"euler": "explicit Euler, fixed dt", "rk45": "Runge-Kutta 5(4), adaptive"}[
+            scheme
+        ],
         "steps": steps,
         "grid": n,
         "dt": dt,
@@ -121,9 +125,13 @@ def run(n, dt, scheme, repeats):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--grid", default="64,128", help="cells per axis, comma-separated")
-    ap.add_argument("--dt", default="1e-3", help="time steps (tolerances for rk45), comma-separated")
+    ap.add_argument(
+        "--dt", default="1e-3", help="time steps (tolerances for rk45), comma-separated"
+    )
     ap.add_argument("--scheme", default="euler", help="py-pde explicit scheme: euler or rk45")
     ap.add_argument("--repeats", type=int, default=3, help="warm timed runs (best reported)")
     args = ap.parse_args()

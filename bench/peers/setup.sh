@@ -18,7 +18,9 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     exit 0
 fi
 "$venv/bin/pip" install --disable-pip-version-check -q -r "$req"
-# torchcfm's OT sampler and utils need neither lightning nor pandas: install it and torchdyn bare.
-"$venv/bin/pip" install --disable-pip-version-check -q --no-deps torchcfm==1.0.7 torchdyn==1.0.6
+# torchcfm, torchdyn and what torchdyn imports, bare: their other dependencies (pandas,
+# torchvision, ...) are not used here.
+"$venv/bin/pip" install --disable-pip-version-check -q --no-deps torchcfm==1.0.7 torchdyn==1.0.6 \
+    torchcde==0.2.5 torchsde==0.2.6 trampoline==0.1.2
 echo "$want" > "$stamp"
 echo "setup: installed $(grep -cEv '^\s*(#|$)' "$req") pinned packages into $venv" >&2

@@ -11,6 +11,7 @@ Measures, with torch.set_num_threads(THREADS):
     torchdiffeq's odeint, under torch.no_grad().
 Usage: bench/peers/.venv/bin/python bench/peers/torchcfm_bench.py [--threads 2] [--steps 200]
 """
+
 import argparse
 import json
 import statistics
@@ -29,7 +30,9 @@ def timed(fn, repeats, warmup):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=200, help="timed steps per training measurement")
     p.add_argument("--seed", type=int, default=0)
@@ -46,19 +49,24 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    meta = {"torch": torch.__version__, "torchcfm": getattr(torchcfm, "__version__", "1.0.7"),
-            "threads": args.threads}
+    meta = {
+        "torch": torch.__version__,
+        "torchcfm": getattr(torchcfm, "__version__", "1.0.7"),
+        "threads": args.threads,
+    }
 
     def emit(**kw):
         print(json.dumps({**meta, **kw}), flush=True)
 
     for width, batch in [(64, 512), (256, 1024)]:
-        for name, fm in [("i-cfm", ConditionalFlowMatcher(sigma=0.1)),
-                         ("ot-cfm", ExactOptimalTransportConditionalFlowMatcher(sigma=0.1))]:
+        for name, fm in [
+            ("i-cfm", ConditionalFlowMatcher(sigma=0.1)),
+            ("ot-cfm", ExactOptimalTransportConditionalFlowMatcher(sigma=0.1)),
+        ]:
             model = MLP(dim=2, w=width, time_varying=True)
             opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-5)
 
-            def step():
+            def step(opt=opt, fm=fm, model=model, batch=batch):
                 opt.zero_grad()
                 x0 = sample_8gaussians(batch)
                 x1 = sample_moons(batch)
@@ -70,27 +78,41 @@ def main():
 
             steps = args.steps if (width == 64 and name == "i-cfm") else max(20, args.steps // 4)
             med, best = timed(step, steps, 10)
-            emit(bench="train_step", method=name, width=width, batch=batch, median_ms=med * 1e3,
-                 best_ms=best * 1e3, steps=steps)
+            emit(
+                bench="train_step",
+                method=name,
+                width=width,
+                batch=batch,
+                median_ms=med * 1e3,
+                best_ms=best * 1e3,
+                steps=steps,
+            )
 
         model = MLP(dim=2, w=width, time_varying=True)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-5)
         inp = torch.randn(batch, 3)
         target = torch.randn(batch, 2)
 
-        def net_step():
+        def net_step(opt=opt, model=model, inp=inp, target=target):
             opt.zero_grad()
             loss = torch.mean((model(inp) - target) ** 2)
             loss.backward()
             opt.step()
 
         med, best = timed(net_step, args.steps, 10)
-        emit(bench="net_step", width=width, batch=batch, median_ms=med * 1e3, best_ms=best * 1e3,
-             steps=args.steps)
+        emit(
+            bench="net_step",
+            width=width,
+            batch=batch,
+            median_ms=med * 1e3,
+            best_ms=best * 1e3,
+            steps=args.steps,
+        )
 
     model = MLP(dim=2, w=64, time_varying=True)
     x0 = sample_8gaussians(10_000)
     from torchdyn.core import NeuralODE
+
     node = NeuralODE(torch_wrapper(model), solver="euler", sensitivity="adjoint")
     t_span = torch.linspace(0, 1, 101)
 
@@ -99,7 +121,14 @@ def main():
             node.trajectory(x0, t_span=t_span)
 
     med, best = timed(sample_torchdyn, 5, 1)
-    emit(bench="sample", library="torchdyn", n=10_000, steps=100, median_ms=med * 1e3, best_ms=best * 1e3)
+    emit(
+        bench="sample",
+        library="torchdyn",
+        n=10_000,
+        steps=100,
+        median_ms=med * 1e3,
+        best_ms=best * 1e3,
+    )
 
     from torchdiffeq import odeint
 
@@ -111,7 +140,14 @@ def main():
             odeint(field, x0, torch.tensor([0.0, 1.0]), method="euler", options={"step_size": 0.01})
 
     med, best = timed(sample_torchdiffeq, 5, 1)
-    emit(bench="sample", library="torchdiffeq", n=10_000, steps=100, median_ms=med * 1e3, best_ms=best * 1e3)
+    emit(
+        bench="sample",
+        library="torchdiffeq",
+        n=10_000,
+        steps=100,
+        median_ms=med * 1e3,
+        best_ms=best * 1e3,
+    )
 
 
 if __name__ == "__main__":

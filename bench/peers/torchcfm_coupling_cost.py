@@ -8,20 +8,22 @@ which ``otto_ot.torchcfm.OTPlanSampler("exact").sample_plan`` uses; both then in
 Prints the median and best ms of each (the first 20 minibatches untimed) and in how many minibatches
 the two optimal permutations differ (float32 round-off in torch.cdist's ‖x‖² + ‖y‖² − 2⟨x, y⟩).
 """
+
 import argparse
 import statistics
 import time
 
 import numpy as np
-import torch
-from torchcfm.utils import sample_8gaussians, sample_moons
-
 import otto_ot
+import torch
 from otto_ot import _core
+from torchcfm.utils import sample_8gaussians, sample_moons
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--batches", type=int, default=400)
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--threads", type=int, default=2)
@@ -49,9 +51,11 @@ def main():
         differ += not np.array_equal(j1, j2)
         del pairs1, pairs2
     med = statistics.median
-    print(f"batch {n}, {args.batches} minibatches, {args.threads} threads: torch.cdist + exact_pairs "
-          f"median {med(cdist_ms):.3f} ms (best {min(cdist_ms):.3f}); exact_pairs_sqeuclidean median "
-          f"{med(points_ms):.3f} ms (best {min(points_ms):.3f}); permutations differ in {differ}")
+    print(
+        f"batch {n}, {args.batches} minibatches, {args.threads} threads: torch.cdist + exact_pairs "
+        f"median {med(cdist_ms):.3f} ms (best {min(cdist_ms):.3f}); exact_pairs_sqeuclidean median "
+        f"{med(points_ms):.3f} ms (best {min(points_ms):.3f}); permutations differ in {differ}"
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ of them see the same machine: on a shared machine the load drifts over a minute,
 one after the other would each be timed in a different state of it.
 Prints one JSON line per variant (median and best ms per step) and a markdown table.
 """
+
 import argparse
 import json
 import statistics
@@ -23,24 +24,25 @@ import time
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--warmup", type=int, default=10, help="untimed rounds first")
     args = p.parse_args()
 
+    import otto_ot
+    import otto_ot.pot
     import torch
+    from otto_ot.torchcfm import OTPlanSampler
     from torchcfm.conditional_flow_matching import (
         ConditionalFlowMatcher,
         ExactOptimalTransportConditionalFlowMatcher,
     )
     from torchcfm.models.models import MLP
     from torchcfm.utils import sample_8gaussians, sample_moons
-
-    import otto_ot
-    import otto_ot.pot
-    from otto_ot.torchcfm import OTPlanSampler
 
     torch.set_num_threads(args.threads)
     otto_ot.set_num_threads(args.threads)
@@ -100,17 +102,28 @@ def main():
     rows = []
     for variant in variants:
         med, best = statistics.median(times[variant]), min(times[variant])
-        row = dict(variant=variant, batch=args.batch, threads=args.threads, median_ms=med * 1e3,
-                   best_ms=best * 1e3, steps=args.steps, interleaved=True)
+        row = dict(
+            variant=variant,
+            batch=args.batch,
+            threads=args.threads,
+            median_ms=med * 1e3,
+            best_ms=best * 1e3,
+            steps=args.steps,
+            interleaved=True,
+        )
         rows.append(row)
         print(json.dumps(row), flush=True)
     base = rows[0]["median_ms"]
-    print(f"\ntorch {torch.__version__}, otto_ot {otto_ot.__version__}, threads {args.threads}, "
-          f"batch {args.batch}, {args.steps} steps")
+    print(
+        f"\ntorch {torch.__version__}, otto_ot {otto_ot.__version__}, threads {args.threads}, "
+        f"batch {args.batch}, {args.steps} steps"
+    )
     print("| variant | median ms/step | best ms/step | speed-up vs POT |")
     print("|---|---|---|---|")
     for r in rows:
-        print(f"| {r['variant']} | {r['median_ms']:.2f} | {r['best_ms']:.2f} | {base / r['median_ms']:.2f}× |")
+        print(
+            f"| {r['variant']} | {r['median_ms']:.2f} | {r['best_ms']:.2f} | {base / r['median_ms']:.2f}× |"
+        )
 
 
 if __name__ == "__main__":

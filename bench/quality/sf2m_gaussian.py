@@ -55,22 +55,18 @@ def kl_fit_to_isotropic(x: np.ndarray, mean: float, var: float) -> float:
     cov = np.cov(x, rowvar=False).reshape(d, d)
     _, logdet = np.linalg.slogdet(cov)
     diff = m - mean
-    return 0.5 * (
-        np.trace(cov) / var + diff @ diff / var - d + d * math.log(var) - logdet
-    )
+    return 0.5 * (np.trace(cov) / var + diff @ diff / var - d + d * math.log(var) - logdet)
 
 
 def otto(*args: str) -> str:
     binary = os.environ.get("OTTO_BIN", "target/release/otto")
-    return subprocess.run(
-        [binary, *args], check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.run([binary, *args], check=True, capture_output=True, text=True).stdout
 
 
 def kls(states: np.ndarray, times: np.ndarray) -> tuple[float, float]:
     per_time = [
         kl_fit_to_isotropic(s, *bridge_marginal(float(t)))
-        for s, t in zip(states, times)
+        for s, t in zip(states, times, strict=True)
     ]
     return per_time[-1], float(np.mean(per_time))
 
@@ -103,9 +99,7 @@ def main() -> None:
             floor_end, floor_mean = kls(exact, times)
             for method in methods:
                 run = out / f"d{d}-{method}-{seed}"
-                coupling = (
-                    ["--coupling", "sinkhorn"] if method == "sf2m-sinkhorn" else []
-                )
+                coupling = ["--coupling", "sinkhorn"] if method == "sf2m-sinkhorn" else []
                 otto(
                     "train",
                     "--source", str(data["source"]),

@@ -68,9 +68,7 @@ def gaussian_table(rows):
     groups = defaultdict(list)
     for r in rows:
         groups[(r["method"], r["d"])].append(r)
-    print(
-        "| method | d | seeds | KL end | mean KL | published end / mean | floor end / mean |"
-    )
+    print("| method | d | seeds | KL end | mean KL | published end / mean | floor end / mean |")
     print("|---|---|---|---|---|---|---|")
     for method, d in sorted(groups):
         runs = sorted(groups[(method, d)], key=lambda r: r["seed"])
@@ -115,9 +113,7 @@ def main():
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     order = list(TASKS)
-    for key in sorted(
-        groups, key=lambda k: (order.index(k[:2]) if k[:2] in order else 9, k[2:])
-    ):
+    for key in sorted(groups, key=lambda k: (order.index(k[:2]) if k[:2] in order else 9, k[2:])):
         rows = sorted(groups[key], key=lambda r: r["seed"])
         source, target, method, sigma = key
         column = order.index((source, target)) if (source, target) in order else None
