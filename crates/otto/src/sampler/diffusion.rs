@@ -88,9 +88,8 @@ impl<'a> Run<'a> {
         if !noise.first_row.is_multiple_of(NOISE_ROWS) {
             return Err(Error::InvalidOption {
                 name: "first_row",
-                value: noise.first_row.to_string(),
-                reason:
-                    "must be a multiple of NOISE_ROWS (256): the noise is drawn per block of rows",
+                value: format!("{} (not a multiple of {NOISE_ROWS})", noise.first_row),
+                reason: "the noise is drawn per chunk of NOISE_ROWS rows; a block begins a chunk",
             });
         }
         if levels.len() < 2 {

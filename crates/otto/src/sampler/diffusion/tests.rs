@@ -8,6 +8,7 @@ use crate::data::gmm::tests::three_component;
 use crate::data::{GaussianMixture, Toy};
 use crate::field::{Denoiser, GmmField};
 use crate::path::{Edm, Level, Schedule, Ve, VpLinear};
+use crate::sampler::row_noise::NOISE_ROWS;
 use crate::sampler::{
     convergence_order, Ddim, DiffusionOptions, DiffusionSampler, Discretization, DpmSolverPp,
     DpmVariant, EdmHeun, Method, OdeSolver, PredictorCorrector, Record, TimeGrid, UniPc,
@@ -396,10 +397,10 @@ fn bad_levels_and_options_are_refused() {
         assert!(Ddim::default().solve(&field, &x, levels).is_err());
     }
     assert!(Ddim::new(1.5).solve(&field, &x, &good).is_err());
-    assert!(Ddim::new(1.0)
-        .first_row(100)
-        .solve(&field, &x, &good)
-        .is_err());
+    let misaligned = Ddim::new(1.0).first_row(100).solve(&field, &x, &good);
+    let message = misaligned.unwrap_err().to_string();
+    let expected = format!("first_row = 100 (not a multiple of {NOISE_ROWS})");
+    assert!(message.contains(&expected), "{message}");
     assert!(Ddim::default()
         .record(Record::Times(vec![0.5]))
         .solve(&field, &x, &good)
