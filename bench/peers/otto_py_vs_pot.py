@@ -43,6 +43,20 @@ def main():
     otto_ot.set_num_threads(args.threads)
     rows = []
 
+    def add_row(case, ours, theirs, t_ours, min_ours, t_pot, min_pot):
+        rows.append(
+            dict(
+                case=case,
+                pot_s=t_pot,
+                pot_min_s=min_pot,
+                otto_s=t_ours,
+                otto_min_s=min_ours,
+                speedup=t_pot / t_ours,
+                pot_value=float(theirs),
+                otto_value=float(ours),
+            )
+        )
+
     def clouds(n):
         rng = np.random.default_rng(n)
         x = rng.standard_normal((n, 2))
@@ -60,18 +74,7 @@ def main():
         theirs, t_pot, min_pot = timed(
             lambda a=a, M=M, cap=cap: ot.emd2(a, a, M, numItermax=cap), args.repeats
         )
-        rows.append(
-            dict(
-                case=f"emd2 n={n}",
-                pot_s=t_pot,
-                pot_min_s=min_pot,
-                otto_s=t_ours,
-                otto_min_s=min_ours,
-                speedup=t_pot / t_ours,
-                pot_value=float(theirs),
-                otto_value=float(ours),
-            )
-        )
+        add_row(f"emd2 n={n}", ours, theirs, t_ours, min_ours, t_pot, min_pot)
     n = 1000
     M = clouds(n)
     a = np.full(n, 1.0 / n)
@@ -81,18 +84,7 @@ def main():
     theirs, t_pot, min_pot = timed(
         lambda: ot.sinkhorn2(a, a, M, reg, method="sinkhorn_log"), max(1, args.repeats // 2)
     )
-    rows.append(
-        dict(
-            case=f"sinkhorn2 (log) n={n}",
-            pot_s=t_pot,
-            pot_min_s=min_pot,
-            otto_s=t_ours,
-            otto_min_s=min_ours,
-            speedup=t_pot / t_ours,
-            pot_value=float(theirs),
-            otto_value=float(ours),
-        )
-    )
+    add_row(f"sinkhorn2 (log) n={n}", ours, theirs, t_ours, min_ours, t_pot, min_pot)
 
     print(
         f"POT {ot.__version__}, otto_ot {otto_ot.__version__}, numpy {np.__version__}, "
