@@ -23,6 +23,18 @@ pub trait VectorField: Sync {
 
     /// Writes `v(t, x_i)` into row i of `out` for every row `x_i` of `x`.
     fn velocity(&self, t: f64, x: &Matrix, out: &mut Matrix);
+
+    /// [`VectorField::velocity`] for a stage whose *quadrature* coordinates nobody reads. A field
+    /// whose state ends with quadratures — coordinates q with `dq/dt = g(t, x)` that no derivative
+    /// depends on, such as the likelihood's log-density change — may write 0 there instead of
+    /// computing g. An explicit Runge–Kutta method reads a stage's quadrature derivative only
+    /// through its weights in the step and in the error estimate (the stage inputs' quadrature
+    /// coordinates feed no derivative), so the ODE solvers call this at the stages whose weights
+    /// there are both 0: midpoint's first stage (b = (0, 1)), Dopri5's second. The solution is the
+    /// same to the bit. Default: the full velocity.
+    fn velocity_skipping_quadratures(&self, t: f64, x: &Matrix, out: &mut Matrix) {
+        self.velocity(t, x, out);
+    }
 }
 
 /// A denoiser on an affine Gaussian path `x = α x1 + σ x0`, x0 ~ N(0, I): the posterior mean

@@ -262,12 +262,15 @@ impl NetworkField {
         let od = self.mlp.config().output_dim;
         let c = r.conversion;
         self.run(r.time, r.input_scale, x, od + 1, pass, |packed| {
+            let d = x.cols();
+            let points = x.as_slice().chunks_exact(d);
+            let velocities = out.as_mut_slice().chunks_exact_mut(d);
             let rows = packed.chunks_exact(od + 1).zip(divergence.iter_mut());
-            for (i, (row, div)) in rows.enumerate() {
-                for (j, o) in out.row_mut(i).iter_mut().enumerate() {
-                    *o = c.xt * x.get(i, j) + c.value * row[j] as f64;
+            for (i, (((row, div), x), u)) in rows.zip(points).zip(velocities).enumerate() {
+                for ((u, &x), &f) in u.iter_mut().zip(x).zip(row) {
+                    *u = c.xt * x + c.value * f64::from(f);
                 }
-                *div = c.xt * identity(i) + c.value * r.input_scale * row[od] as f64;
+                *div = c.xt * identity(i) + c.value * r.input_scale * f64::from(row[od]);
             }
         })
     }

@@ -444,16 +444,26 @@ impl Buffers {
     ) -> usize {
         let mut nfe = 0;
         for (i, (c, a)) in tableau.c.iter().zip(tableau.a).enumerate() {
+            // A stage that neither the step nor its error estimate weighs: its quadratures'
+            // derivatives are never read (VectorField::velocity_skipping_quadratures).
+            let unweighted = tableau.b[i] == 0.0 && !tableau.e.get(i).is_some_and(|&e| e != 0.0);
+            let evaluate = |x: &Matrix, k: &mut Matrix| {
+                if unweighted {
+                    field.velocity_skipping_quadratures(t + c * h, x, k);
+                } else {
+                    field.velocity(t + c * h, x, k);
+                }
+            };
             if i == 0 {
                 if !first_known {
-                    field.velocity(t, &self.x, &mut self.k[0]);
+                    evaluate(&self.x, &mut self.k[0]);
                     nfe += 1;
                 }
                 continue;
             }
             let (done, rest) = self.k.split_at_mut(i);
             combine(&mut self.stage, &self.x, h, a, done);
-            field.velocity(t + c * h, &self.stage, &mut rest[0]);
+            evaluate(&self.stage, &mut rest[0]);
             nfe += 1;
         }
         combine(&mut self.next, &self.x, h, tableau.b, &self.k);
@@ -708,6 +718,84 @@ mod tests {
             .unwrap();
         assert_eq!(sol.trajectory.states.len(), 11);
         assert_eq!(sol.trajectory.times[0], 0.0);
+    }
+
+    /// `d(x, q)/dt = (−x + sin t, x²)`: q is a quadrature of x. Counts the evaluations of its
+    /// derivative; with `skips`, leaves it at 0 where the solvers allow.
+    struct WithQuadrature {
+        skips: bool,
+        quadrature_evaluations: std::sync::atomic::AtomicUsize,
+    }
+
+    impl WithQuadrature {
+        fn new(skips: bool) -> Self {
+            let quadrature_evaluations = Default::default();
+            Self {
+                skips,
+                quadrature_evaluations,
+            }
+        }
+
+        fn evaluate(&self, t: f64, x: &Matrix, out: &mut Matrix, quadrature: bool) {
+            for (o, row) in out
+                .as_mut_slice()
+                .chunks_exact_mut(2)
+                .zip(x.as_slice().chunks_exact(2))
+            {
+                o[0] = -row[0] + t.sin();
+                o[1] = if quadrature { row[0] * row[0] } else { 0.0 };
+            }
+            if quadrature {
+                use std::sync::atomic::Ordering::Relaxed;
+                self.quadrature_evaluations.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    impl VectorField for WithQuadrature {
+        fn dim(&self) -> usize {
+            2
+        }
+        fn velocity(&self, t: f64, x: &Matrix, out: &mut Matrix) {
+            self.evaluate(t, x, out, true);
+        }
+        fn velocity_skipping_quadratures(&self, t: f64, x: &Matrix, out: &mut Matrix) {
+            self.evaluate(t, x, out, !self.skips);
+        }
+    }
+
+    #[test]
+    fn quadratures_are_evaluated_only_where_weighted() {
+        // Truth: the solution computed with every stage's quadrature derivative, to the bit, and
+        // the zero weights of the tableaux (midpoint's b₁, Dopri5's b₂ = e₂ = 0).
+        let x = Matrix::from_rows(&[vec![1.0, 0.0], vec![-2.0, 0.5]]).unwrap();
+        for (method, skipped) in [
+            (Method::Euler, 0),
+            (Method::Midpoint, 10),
+            (Method::Heun, 0),
+            (Method::Rk4, 0),
+        ] {
+            let solver = OdeSolver::new(method).steps(10);
+            let full = WithQuadrature::new(false);
+            let skipping = WithQuadrature::new(true);
+            let want = solver.solve(&full, &x, 0.0, 1.0).unwrap();
+            let got = solver.solve(&skipping, &x, 0.0, 1.0).unwrap();
+            assert_eq!(got.x, want.x, "{method:?}");
+            let count = |f: WithQuadrature| f.quadrature_evaluations.into_inner();
+            assert_eq!(
+                (count(full), count(skipping)),
+                (want.stats.nfe, want.stats.nfe - skipped)
+            );
+        }
+        let solver = OdeSolver::new(Method::Dopri5).tolerances(1e-8, 1e-8);
+        let full = WithQuadrature::new(false);
+        let skipping = WithQuadrature::new(true);
+        let want = solver.solve(&full, &x, 0.0, 1.0).unwrap();
+        let got = solver.solve(&skipping, &x, 0.0, 1.0).unwrap();
+        assert_eq!((got.x, got.stats), (want.x, want.stats));
+        let attempted = want.stats.accepted_steps + want.stats.rejected_steps;
+        let count = skipping.quadrature_evaluations.into_inner();
+        assert_eq!(count, want.stats.nfe - attempted);
     }
 
     /// A field that is NaN after t = 0.5.
