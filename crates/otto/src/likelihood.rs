@@ -13,6 +13,9 @@
 //! of the samplers applies. The divergence is exact (d Jacobian–vector products per evaluation) or
 //! Hutchinson's estimate with K Rademacher probes per point, drawn once per solve and held fixed
 //! along the trajectory, which keeps ℓ(t0) an unbiased estimate of the exact integral (FFJORD §3.1).
+//! ℓ is a quadrature — no derivative reads it — so a Runge–Kutta stage that neither the step nor
+//! the error estimate weighs needs the velocity alone: midpoint (b = (0, 1)) computes the
+//! divergence at its second stage only, with the same result as computing it at both.
 //!
 //! p_{t0} must be the exact law of the path at t0: N(0, I) for an affine path from noise whose
 //! α_{t0} = 0, N(0, (1 + σ²) I) for torchcfm's constant-σ interpolant from N(0, I) (the noise
@@ -226,8 +229,10 @@ pub struct LogDensity {
     pub t: f64,
     /// How the integration stopped.
     pub status: Status,
-    /// Counts of the ODE solver; one evaluation is one velocity and d (exact) or K (Hutchinson)
-    /// Jacobian–vector products on the whole batch.
+    /// Counts of the ODE solver; one evaluation is one velocity on the whole batch and, unless
+    /// the stage's weights never read ℓ's derivative (midpoint's first stage, Dopri5's second:
+    /// [`VectorField::velocity_skipping_quadratures`]), d (exact) or K (Hutchinson)
+    /// Jacobian–vector products.
     pub stats: Stats,
 }
 
