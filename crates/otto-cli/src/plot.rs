@@ -162,13 +162,26 @@ fn chart_within<'a, 'b>(
         .y_label_area_size(40)
         .build_cartesian_2d(xr, yr)
         .map_err(|e| anyhow!("{e}"))?;
+    // About one tick label per 70 pixels across and 35 down, so that narrow panels' labels do
+    // not run into each other (plotters' default is ten per axis whatever the size).
+    let (width, height) = area.dim_in_pixel();
     chart
         .configure_mesh()
         .disable_mesh()
+        .x_labels((width / 70).max(3) as usize)
+        .y_labels((height / 35).max(3) as usize)
+        .x_label_formatter(&|v| linear_tick(*v))
+        .y_label_formatter(&|v| linear_tick(*v))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     Ok(chart)
+}
+
+/// A linear axis's tick label: the value rounded to 6 decimals (tick positions are multiples of
+/// a step, up to round-off), without a trailing `.0` (`-2`, `0.5`, `2.5`).
+fn linear_tick(v: f64) -> String {
+    format!("{}", (v * 1e6).round() / 1e6 + 0.0)
 }
 
 /// Draws the legend of the labelled series in the upper-left corner.
@@ -226,6 +239,20 @@ pub fn interpolation_panel(
     legend(&mut chart)
 }
 
+/// At most this many labelled ticks on a log axis: plotters fills a short range with every
+/// multiple 2…9 of its decades otherwise, and their labels run into each other.
+const LOG_LABELS: usize = 5;
+
+/// A log axis's tick label: whole numbers from 1 to 10⁵ as integers (NFE 16, 100, 1000), other
+/// values as one significant digit and an exponent (1e-3, 5e-1).
+fn log_tick(v: f64) -> String {
+    if (1.0..1e5).contains(&v) && (v - v.round()).abs() <= 1e-9 * v {
+        format!("{}", v.round())
+    } else {
+        format!("{v:.0e}")
+    }
+}
+
 /// Lines on log-log axes, one per labelled series of (x, y) points with x, y > 0.
 pub fn loglog_panel(
     area: &DrawingArea<BitMapBackend, Shift>,
@@ -267,12 +294,15 @@ pub fn loglog_panel(
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
-        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .x_labels(LOG_LABELS)
+        .y_labels(LOG_LABELS)
+        .x_label_formatter(&|v| log_tick(*v))
+        .y_label_formatter(&|v| log_tick(*v))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     for (k, (label, points)) in series.iter().enumerate() {
-        let colour = PALETTE[k % PALETTE.len()];
+        let colour = series_colour(k);
         let pts: Vec<(f64, f64)> = points
             .iter()
             .copied()
@@ -289,7 +319,37 @@ pub fn loglog_panel(
             .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
             .map_err(|e| anyhow!("{e}"))?;
     }
-    legend_at(&mut chart, SeriesLabelPosition::UpperRight, 14)
+    let log = |v: f64, lo: f64, hi: f64| (v.ln() - lo.ln()) / (hi.ln() - lo.ln());
+    let unit: Vec<(f64, f64)> = all
+        .iter()
+        .map(|&(x, y)| (log(x, x0 * 0.8, x1 * 1.25), log(y, y0 * 0.5, y1 * 2.0)))
+        .collect();
+    legend_at(&mut chart, emptiest_corner(&unit), 14)
+}
+
+/// The corner of a plot whose legend-sized box (the outer 40% of the width and 45% of the height)
+/// covers the fewest of `points`, given in the unit square (x right, y up); ties go to the upper
+/// right, then lower left, upper left, lower right.
+fn emptiest_corner(points: &[(f64, f64)]) -> SeriesLabelPosition {
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::LowerLeft, false, false),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerRight, true, false),
+    ];
+    let covered = |&(_, right, upper): &(SeriesLabelPosition, bool, bool)| {
+        let inside = |&&(x, y): &&(f64, f64)| {
+            let x_in = if right { x > 0.6 } else { x < 0.4 };
+            let y_in = if upper { y > 0.55 } else { y < 0.45 };
+            x_in && y_in
+        };
+        points.iter().filter(inside).count()
+    };
+    let best = corners
+        .iter()
+        .min_by_key(|c| covered(c))
+        .expect("four corners");
+    best.0.clone()
 }
 
 /// One panel with several labelled clouds (first two coordinates), each in its colour.
@@ -420,12 +480,15 @@ pub struct Curve {
     pub points: Vec<(f64, f64)>,
 }
 
-/// The `k`-th colour of the palette used for labelled series (cycled).
+/// The `k`-th colour of the palette used for labelled series: [`PALETTE`], then five colours
+/// that are not in it, so that twelve series are told apart (cycled after that).
 pub fn series_colour(k: usize) -> RGBColor {
-    const MORE: [RGBColor; 3] = [
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
+    const MORE: [RGBColor; 5] = [
+        RGBColor(227, 119, 194),
         RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(0, 0, 0),
+        RGBColor(174, 199, 232),
     ];
     let all = PALETTE.len() + MORE.len();
     match k % all {
@@ -487,6 +550,8 @@ pub fn lines_panel(
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
+        .x_label_formatter(&|v| linear_tick(*v))
+        .y_label_formatter(&|v| linear_tick(*v))
         .light_line_style(WHITE.mix(0.0))
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 16))
@@ -529,7 +594,7 @@ pub fn semilogy_panel(
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
-        .x_label_formatter(&|v| format!("{}", (v * 1e6).round() / 1e6))
+        .x_label_formatter(&|v| linear_tick(*v))
         .y_label_formatter(&|v| format!("{v:.0e}"))
         .light_line_style(WHITE.mix(0.0))
         .label_style(("sans-serif", 15))
@@ -564,4 +629,34 @@ where
             });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_are_short() {
+        let log: Vec<String> = [16.0, 100.0, 1000.0, 0.001, 0.5, 2.5e5]
+            .map(log_tick)
+            .to_vec();
+        assert_eq!(log, ["16", "100", "1000", "1e-3", "5e-1", "2e5"]);
+        let linear: Vec<String> = [-2.0, -0.0, 0.5, 0.30000000000000004, 150.0]
+            .map(linear_tick)
+            .to_vec();
+        assert_eq!(linear, ["-2", "0", "0.5", "0.3", "150"]);
+    }
+
+    #[test]
+    fn the_legend_goes_where_the_points_are_not() {
+        let corner = |points: &[(f64, f64)]| format!("{:?}", emptiest_corner(points));
+        // Falling curves (an error against NFE) leave the lower left empty.
+        let falling = [(0.05, 0.95), (0.5, 0.5), (0.95, 0.6), (0.7, 0.9)];
+        assert_eq!(corner(&falling), "LowerLeft");
+        // Nothing in the upper right: it is the first choice.
+        assert_eq!(corner(&[(0.1, 0.1), (0.5, 0.5)]), "UpperRight");
+        // Every corner but the lower right holds a point.
+        let three = [(0.9, 0.9), (0.1, 0.1), (0.1, 0.9)];
+        assert_eq!(corner(&three), "LowerRight");
+    }
 }

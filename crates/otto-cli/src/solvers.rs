@@ -122,6 +122,14 @@ fn start_points(args: &SolversArgs, dim: usize, sigma: f64) -> Result<Matrix> {
 }
 
 pub fn run(args: SolversArgs) -> Result<()> {
+    if args.solver.is_none() {
+        if let Some(out) = &args.out {
+            bail!(
+                "--out {} writes the end points of one --solver; the error-versus-NFE study writes its plot to --png",
+                out.display()
+            );
+        }
+    }
     let mixture = match &args.gmm {
         Some(path) => GaussianMixture::from_json_file(path)?,
         None => GaussianMixture::eight_gaussians(),

@@ -738,6 +738,11 @@ fn diffusion_samplers_on_a_mixture_file_and_a_ddpm_run() {
     );
     let bad = stderr_of(&otto(&["solvers", "--solver", "ddim", "--x0", s(&end)]));
     assert!(bad.contains("dimension 3"), "{bad}");
+    let bad = stderr_of(&otto(&["solvers", "--out", "study.png"]));
+    assert!(
+        bad.contains("--out study.png") && bad.contains("--png"),
+        "{bad}"
+    );
 
     let run = dir.path().join("ddpm");
     let train = otto(&[
