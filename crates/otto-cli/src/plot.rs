@@ -514,7 +514,7 @@ pub fn viridis(f: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// Curves on linear axes with a legend in the upper-right corner.
+/// Curves on linear axes with a legend in the corner they leave emptiest.
 pub fn lines_panel(
     area: &DrawingArea<BitMapBackend, Shift>,
     title: &str,
@@ -522,17 +522,18 @@ pub fn lines_panel(
     y_desc: &str,
     curves: &[Curve],
 ) -> Result<()> {
-    let all = curves
+    let all: Vec<(f64, f64)> = curves
         .iter()
         .flat_map(|c| c.points.iter().copied())
-        .filter(|p| p.0.is_finite() && p.1.is_finite());
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .collect();
     let (mut x0, mut x1, mut y0, mut y1) = (
         f64::INFINITY,
         f64::NEG_INFINITY,
         f64::INFINITY,
         f64::NEG_INFINITY,
     );
-    for (x, y) in all {
+    for &(x, y) in &all {
         (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
     }
     if x0.partial_cmp(&x1) != Some(std::cmp::Ordering::Less) {
@@ -558,7 +559,12 @@ pub fn lines_panel(
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     draw_curves(&mut chart, curves, |p| p.1.is_finite())?;
-    legend_at(&mut chart, SeriesLabelPosition::UpperRight, 15)
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let unit: Vec<(f64, f64)> = all
+        .iter()
+        .map(|&(x, y)| ((x - x0) / (x1 - x0), (y - y0) / (y1 - y0)))
+        .collect();
+    legend_at(&mut chart, emptiest_corner(&unit), 15)
 }
 
 /// Curves with a logarithmic y axis (points with y ≤ 0 or non-finite are left out) and a linear
