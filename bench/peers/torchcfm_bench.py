@@ -116,19 +116,23 @@ def main():
     node = NeuralODE(torch_wrapper(model), solver="euler", sensitivity="adjoint")
     t_span = torch.linspace(0, 1, 101)
 
+    def emit_sample(library, sample):
+        """Times `sample` (10 000 points, 100 Euler steps) and prints its line."""
+        med, best = timed(sample, 5, 1)
+        emit(
+            bench="sample",
+            library=library,
+            n=10_000,
+            steps=100,
+            median_ms=med * 1e3,
+            best_ms=best * 1e3,
+        )
+
     def sample_torchdyn():
         with torch.no_grad():
             node.trajectory(x0, t_span=t_span)
 
-    med, best = timed(sample_torchdyn, 5, 1)
-    emit(
-        bench="sample",
-        library="torchdyn",
-        n=10_000,
-        steps=100,
-        median_ms=med * 1e3,
-        best_ms=best * 1e3,
-    )
+    emit_sample("torchdyn", sample_torchdyn)
 
     from torchdiffeq import odeint
 
@@ -139,15 +143,7 @@ def main():
         with torch.no_grad():
             odeint(field, x0, torch.tensor([0.0, 1.0]), method="euler", options={"step_size": 0.01})
 
-    med, best = timed(sample_torchdiffeq, 5, 1)
-    emit(
-        bench="sample",
-        library="torchdiffeq",
-        n=10_000,
-        steps=100,
-        median_ms=med * 1e3,
-        best_ms=best * 1e3,
-    )
+    emit_sample("torchdiffeq", sample_torchdiffeq)
 
 
 if __name__ == "__main__":
