@@ -280,15 +280,14 @@ pub fn loglog_panel(
         fold(f64::min, f64::INFINITY, |p| p.1),
         fold(f64::max, 0.0, |p| p.1),
     );
+    // The axes' ranges, with a margin around the data (also the legend's unit square).
+    let (x_lo, x_hi, y_lo, y_hi) = (x0 * 0.8, x1 * 1.25, y0 * 0.5, y1 * 2.0);
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(
-            (x0 * 0.8..x1 * 1.25).log_scale(),
-            (y0 * 0.5..y1 * 2.0).log_scale(),
-        )
+        .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
         .map_err(|e| anyhow!("{e}"))?;
     chart
         .configure_mesh()
@@ -322,7 +321,7 @@ pub fn loglog_panel(
     let log = |v: f64, lo: f64, hi: f64| (v.ln() - lo.ln()) / (hi.ln() - lo.ln());
     let unit: Vec<(f64, f64)> = all
         .iter()
-        .map(|&(x, y)| (log(x, x0 * 0.8, x1 * 1.25), log(y, y0 * 0.5, y1 * 2.0)))
+        .map(|&(x, y)| (log(x, x_lo, x_hi), log(y, y_lo, y_hi)))
         .collect();
     legend_at(&mut chart, emptiest_corner(&unit), 14)
 }
@@ -540,12 +539,13 @@ pub fn lines_panel(
         return Ok(());
     }
     let pad = 0.05 * (y1 - y0).max(1e-12);
+    let (y0, y1) = (y0 - pad, y1 + pad);
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+        .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(|e| anyhow!("{e}"))?;
     chart
         .configure_mesh()
@@ -559,7 +559,6 @@ pub fn lines_panel(
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     draw_curves(&mut chart, curves, |p| p.1.is_finite())?;
-    let (y0, y1) = (y0 - pad, y1 + pad);
     let unit: Vec<(f64, f64)> = all
         .iter()
         .map(|&(x, y)| ((x - x0) / (x1 - x0), (y - y0) / (y1 - y0)))
