@@ -58,11 +58,16 @@ fn training_step(c: &mut Criterion) {
 
 fn forward(c: &mut Criterion) {
     let mut group = c.benchmark_group("mlp_forward");
-    for (width, batch) in [(64, 10_000), (256, 1024)] {
-        let mut s = setup(width, batch, Activation::Selu);
+    for (width, batch, activation) in [
+        (64, 10_000, Activation::Selu),
+        (64, 10_000, Activation::Silu),
+        (256, 1024, Activation::Selu),
+    ] {
+        let mut s = setup(width, batch, activation);
         let mut out = vec![0.0; 2 * batch];
         group.throughput(Throughput::Elements(batch as u64));
-        group.bench_function(format!("selu_3x{width}_batch{batch}"), |b| {
+        let name = format!("{}_3x{width}_batch{batch}", activation.name());
+        group.bench_function(name, |b| {
             b.iter(|| {
                 s.mlp.forward(&s.t, &s.x, &mut out, &mut s.ws).unwrap();
                 black_box(out[0])

@@ -92,7 +92,9 @@ impl Activation {
     fn evaluate<const FMA: bool>(&self, z: f32) -> (f32, f32) {
         match self {
             Activation::Selu => {
-                let e = exp::<FMA>(if z < 0.0 { z } else { 0.0 });
+                // Only the lower clamp can bite: the argument is at most 0.
+                let below = if z < EXP_MIN { EXP_MIN } else { z };
+                let e = exp_in_range::<FMA>(if z < 0.0 { below } else { 0.0 });
                 let positive = z > 0.0;
                 let value = if positive {
                     SELU_SCALE * z
@@ -107,7 +109,15 @@ impl Activation {
                 (value, slope)
             }
             Activation::Silu => {
-                let s = 1.0 / (1.0 + exp::<FMA>(-z));
+                // e^(−z) from z clamped to the mirrored range: the negation folds into the
+                // exponential's first multiply-adds (no separate sign flip).
+                let clamped = if z > -EXP_MIN { -EXP_MIN } else { z };
+                let clamped = if clamped < -EXP_MAX {
+                    -EXP_MAX
+                } else {
+                    clamped
+                };
+                let s = 1.0 / (1.0 + exp_in_range::<FMA>(-clamped));
                 (z * s, s * madd::<FMA>(z, 1.0 - s, 1.0))
             }
             Activation::Gelu => {
@@ -186,6 +196,19 @@ fn normal_cdf_and_density<const FMA: bool>(z: f32) -> (f32, f32) {
 /// beyond the range are clamped (e⁻⁸⁷ ≈ 1.6e-38 stands in for underflow), NaN stays NaN.
 #[inline(always)]
 fn exp<const FMA: bool>(x: f32) -> f32 {
+    let x = if x > EXP_MAX { EXP_MAX } else { x };
+    let x = if x < EXP_MIN { EXP_MIN } else { x };
+    exp_in_range::<FMA>(x)
+}
+
+/// The clamps of [`exp`]: its range.
+const EXP_MIN: f32 = -87.0;
+const EXP_MAX: f32 = 88.0;
+
+/// [`exp`] for x already in [`EXP_MIN`, `EXP_MAX`] (or NaN), for callers that know which clamp
+/// can bite and apply only that one.
+#[inline(always)]
+fn exp_in_range<const FMA: bool>(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
@@ -199,8 +222,6 @@ fn exp<const FMA: bool>(x: f32) -> f32 {
     ];
     // 1.5·2²³: adding it rounds to the nearest integer and leaves that integer in the low mantissa bits.
     const ROUND: f32 = 12_582_912.0;
-    let x = if x > 88.0 { 88.0 } else { x };
-    let x = if x < -87.0 { -87.0 } else { x };
     let shifted = madd::<FMA>(x, LOG2_E, ROUND);
     let n = shifted - ROUND;
     let r = madd::<FMA>(-n, LN2_LO, madd::<FMA>(-n, LN2_HI, x));
@@ -209,12 +230,11 @@ fn exp<const FMA: bool>(x: f32) -> f32 {
         p = madd::<FMA>(p, r, c);
     }
     let er = madd::<FMA>(p, r * r, r) + 1.0;
-    let exponent = shifted
-        .to_bits()
-        .wrapping_sub(ROUND.to_bits())
-        .wrapping_add(127)
-        << 23;
-    er * f32::from_bits(exponent)
+    // eʳ·2ⁿ by adding n to eʳ's exponent field: `shifted`'s bits are ROUND's plus n, and ROUND's
+    // bits shifted left by 23 vanish (their low 9 bits are 0), so the shift leaves n·2²³. Exact, as
+    // a product with 2ⁿ would be: the clamps keep the result normal (at x = −87, n = −126 and
+    // eʳ ≥ 1.4 has the exponent field 127).
+    f32::from_bits(er.to_bits().wrapping_add(shifted.to_bits() << 23))
 }
 
 /// One fused sweep over a layer's pre-activations `z` (rows × width, row-major, written by the GEMM
@@ -442,6 +462,18 @@ mod tests {
             x += 0.013_7;
         }
         assert!(worst < 2.4e-7, "worst relative error {worst:e}");
+        // Below the range the clamp holds the value at e⁻⁸⁷, still a normal f32 (the exponent is
+        // put in by integer addition, which a subnormal result would break).
+        for fma in [false, true] {
+            let low = if fma {
+                exp::<true>(-1e4)
+            } else {
+                exp::<false>(-1e4)
+            };
+            assert!(
+                low.is_normal() && ((low as f64 - (-87.0_f64).exp()) / low as f64).abs() < 2.4e-7
+            );
+        }
         assert!(exp::<false>(f32::NAN).is_nan() && exp::<true>(f32::NAN).is_nan());
     }
 
