@@ -883,7 +883,7 @@ fn every_diffusion_method_trains_and_samples_and_bad_axes_are_refused() {
     for (args, needle) in [
         (
             &["--method", "ddpm", "--predict", "eps"][..],
-            "velocity, score, noise, data, v",
+            "prediction target = eps: expected one of velocity, score, noise, data, v",
         ),
         (
             &["--method", "i-cfm", "--predict", "noise"][..],

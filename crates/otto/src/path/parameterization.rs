@@ -227,7 +227,7 @@ impl FromStr for Parameterization {
             .into_iter()
             .find(|p| p.name() == s)
             .ok_or_else(|| Error::InvalidOption {
-                name: "parameterization",
+                name: "prediction target",
                 value: s.to_string(),
                 reason: "expected one of velocity, score, noise, data, v",
             })
