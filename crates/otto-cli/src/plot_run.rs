@@ -179,7 +179,8 @@ fn plot_log(run: &RunDir, dir: &std::path::Path) -> Result<Vec<PathBuf>> {
 }
 
 /// A drifting run's plots: `plots/snapshots.png` (the generator's samples at step 1 and at every
-/// checkpoint over held-out data, as the authors' notebook shows them) and `plots/loss.png`.
+/// checkpoint over held-out data, as the authors' notebook shows them, on shared axes) and
+/// `plots/loss.png`.
 fn plot_generator(run: &RunDir, args: &PlotArgs) -> Result<Vec<PathBuf>> {
     let generator = TrainedGenerator::load(run, args.ema)?;
     if generator.mlp.config().output_dim != 2 {
@@ -202,12 +203,18 @@ fn plot_generator(run: &RunDir, args: &PlotArgs) -> Result<Vec<PathBuf>> {
     let dir = run.file("plots");
     let path = dir.join("snapshots.png");
     let width = 400 * snapshots.len() as u32;
+    // One pair of axes for every panel, so that the steps compare at a glance.
+    let clouds: Vec<&Matrix> = std::iter::once(&target)
+        .chain(snapshots.iter().map(|(_, x)| x))
+        .collect();
+    let ranges = plot::bounds(&clouds);
     plot::save_png(&path, (width.max(800), 420), |root| {
         let panels = root.split_evenly((1, snapshots.len()));
         for (panel, (step, x)) in panels.iter().zip(&snapshots) {
-            plot::clouds_panel(
+            plot::clouds_panel_within(
                 panel,
                 &format!("step {step}"),
+                ranges.clone(),
                 &[
                     ("data (held out)", &target, plot::MUTED),
                     ("generated", x, plot::TARGET),
