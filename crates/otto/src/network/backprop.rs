@@ -8,7 +8,7 @@
 //! δ_l = ∂H_l ⊙ φ'(Z_l).
 
 use super::activation::{bias_activate, chain_and_bias_grad, tangent_through};
-use super::matmul::{matmul, View};
+use super::matmul::{layer_product, matmul, View};
 use super::mlp::Mlp;
 use super::time_embedding::assemble_input;
 use super::workspace::BlockBuffers;
@@ -27,7 +27,8 @@ pub(crate) fn forward_block(
     let rows = t.len();
     let config = mlp.config();
     let (width, stride) = (config.width, buffers.rows * config.width);
-    let params = mlp.params();
+    buffers.refresh_transposed_weights(mlp);
+    let (params, weights_t) = (mlp.params(), &buffers.weights_t);
     let layers = mlp.layers();
     let (hidden_layers, output_layer) = layers.split_at(config.depth);
     let input = &mut buffers.input[..rows * config.input_cols()];
@@ -41,15 +42,8 @@ pub(crate) fn forward_block(
             &before[(l - 1) * stride..][..rows * width]
         };
         let z = &mut rest[..rows * width];
-        matmul(
-            z,
-            View::row_major(rows, width),
-            false,
-            a,
-            View::row_major(rows, layer.in_dim),
-            &params[layer.weight()],
-            View::row_major(width, layer.in_dim).t(),
-        );
+        let w_t = &weights_t[layer.weight()];
+        layer_product(z, a, w_t, (layer.in_dim, width), None);
         let skip = if layer.residual { Some(a) } else { None };
         let slope = if store_slopes {
             Some(&mut buffers.slope[l * stride..][..rows * width])
@@ -283,18 +277,13 @@ fn input_tangent(mlp: &Mlp, v: &[f32], rows: usize, buffers: &mut BlockBuffers, 
     let (width, stride, d) = (config.width, buffers.rows * config.width, config.input_dim);
     let params = mlp.params();
     let first = &mlp.layers()[0];
+    buffers.refresh_transposed_weights(mlp);
     let current = &mut buffers.delta[..rows * width];
-    // Only the data columns of the first layer see a tangent (t is held fixed).
-    matmul(
-        current,
-        View::row_major(rows, width),
-        false,
-        v,
-        View::row_major(rows, d),
-        &params[first.weight()],
-        View::row_major(width, first.in_dim).first_cols(d).t(),
-    );
-    tangent_through(current, &buffers.slope[..rows * width], None);
+    // Only the data columns of the first layer see a tangent (t is held fixed): the first d rows
+    // of its transposed weights.
+    let w_t = &buffers.weights_t[first.weight()][..d * width];
+    let slope = &buffers.slope[..rows * width];
+    layer_product(current, v, w_t, (d, width), Some(slope));
     let last = hidden_tangent(mlp, 1, rows, stride, buffers);
     let layer = &mlp.layers()[config.depth];
     matmul(
@@ -320,25 +309,18 @@ fn hidden_tangent<'b>(
 ) -> &'b [f32] {
     let config = mlp.config();
     let width = config.width;
-    let params = mlp.params();
+    let weights_t = &buffers.weights_t;
     let mut current = &mut buffers.delta[..rows * width];
     let mut next = &mut buffers.tangent[..rows * width];
     for (l, layer) in mlp.layers()[..config.depth].iter().enumerate().skip(from) {
-        matmul(
-            next,
-            View::row_major(rows, width),
-            false,
-            current,
-            View::row_major(rows, width),
-            &params[layer.weight()],
-            View::row_major(width, width).t(),
-        );
-        let skip = if layer.residual {
-            Some(&*current)
+        let slope = &buffers.slope[l * stride..][..rows * width];
+        let w_t = &weights_t[layer.weight()];
+        if layer.residual {
+            layer_product(next, current, w_t, (width, width), None);
+            tangent_through(next, slope, Some(current));
         } else {
-            None
-        };
-        tangent_through(next, &buffers.slope[l * stride..][..rows * width], skip);
+            layer_product(next, current, w_t, (width, width), Some(slope));
+        }
         std::mem::swap(&mut current, &mut next);
     }
     current
@@ -375,7 +357,7 @@ pub(crate) fn divergence_block(
     let w_out = &params[output_layer.weight()];
     // With a plain second layer, the tangent's pre-activation there, W₂(s₁ ⊙ W₁e_j), is
     // S₁ (W₂ diag(W₁e_j))ᵀ: one product from the first layer's slopes, with the column folded into
-    // a width × width copy of W₂ (in this block's gradient buffer, unused by inference), and no
+    // a width × width copy of W₂ᵀ (in this block's gradient buffer, unused by inference), and no
     // pass that writes the first layer's tangent.
     let fold = config.depth >= 2 && !mlp.layers()[1].residual;
     for j in 0..d {
@@ -386,19 +368,22 @@ pub(crate) fn divergence_block(
             *g = c;
         }
         if fold {
-            let w2 = &params[mlp.layers()[1].weight()];
+            // (W₂ diag(W₁e_j))ᵀ: row p of W₂ᵀ times the column's p-th entry.
+            let w2_t = &buffers.weights_t[mlp.layers()[1].weight()];
             let folded = &mut buffers.grads[..width * width];
-            for (f_row, w_row) in folded.chunks_exact_mut(width).zip(w2.chunks_exact(width)) {
-                for ((f, &w), &c) in f_row.iter_mut().zip(w_row).zip(&*column) {
+            for ((f_row, w_row), &c) in folded
+                .chunks_exact_mut(width)
+                .zip(w2_t.chunks_exact(width))
+                .zip(&*column)
+            {
+                for (f, &w) in f_row.iter_mut().zip(w_row) {
                     *f = w * c;
                 }
             }
             let tangent = &mut buffers.delta[..rows * width];
-            let square = View::row_major(width, width).t();
-            let rows_view = View::row_major(rows, width);
             let slope = &buffers.slope[..rows * width];
-            matmul(tangent, rows_view, false, slope, rows_view, folded, square);
-            tangent_through(tangent, &buffers.slope[stride..][..rows * width], None);
+            let next_slope = &buffers.slope[stride..][..rows * width];
+            layer_product(tangent, slope, folded, (width, width), Some(next_slope));
         } else {
             for (tangent, slope) in buffers.delta[..rows * width]
                 .chunks_exact_mut(width)

@@ -3,6 +3,7 @@
 //! The per-block mathematics is in `backprop.rs`.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -138,12 +139,35 @@ impl Layer {
 }
 
 /// A fused MLP f(t, x) with all parameters in one flat f32 buffer (see [`crate::network`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Mlp {
     config: MlpConfig,
     layers: Vec<Layer>,
     params: Vec<f32>,
     frequencies: Vec<f32>,
+    /// Names these parameter values among all networks of the process: a new one is drawn
+    /// whenever they may change ([`Mlp::params_mut`]), so that a workspace's transposed copy of
+    /// the weights knows when it is stale (a clone shares the values, and so the version).
+    version: u64,
+}
+
+/// Two networks are equal when their architecture and parameters are.
+impl PartialEq for Mlp {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.config, &self.layers, &self.params, &self.frequencies)
+            == (
+                &other.config,
+                &other.layers,
+                &other.params,
+                &other.frequencies,
+            )
+    }
+}
+
+/// A version no network of this process has had.
+fn fresh_version() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Mlp {
@@ -194,6 +218,7 @@ impl Mlp {
             layers,
             params: vec![0.0; offset],
             frequencies: Vec::new(),
+            version: fresh_version(),
         })
     }
 
@@ -210,7 +235,27 @@ impl Mlp {
 
     /// All parameters, mutably (for an optimizer step or loading).
     pub fn params_mut(&mut self) -> &mut [f32] {
+        self.version = fresh_version();
         &mut self.params
+    }
+
+    /// The version of the parameter values (see the field).
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Writes every layer's weight matrix transposed (`in × out` row-major) at its offset of
+    /// `out` (as long as the parameters; the biases' places are left as they are): the layout
+    /// the layer products read ([`super::matmul::layer_product`]).
+    pub(crate) fn transpose_weights_into(&self, out: &mut [f32]) {
+        for layer in &self.layers {
+            let (w, w_t) = (&self.params[layer.weight()], &mut out[layer.weight()]);
+            for (o, row) in w.chunks_exact(layer.in_dim).enumerate() {
+                for (p, &value) in row.iter().enumerate() {
+                    w_t[p * layer.out_dim + o] = value;
+                }
+            }
+        }
     }
 
     /// Number of trained parameters.
@@ -660,6 +705,31 @@ fn sum_gradients(blocks: &[BlockBuffers], grads: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The layer products read a transposed copy of the weights kept in the workspace: after the
+    /// parameters change, a workspace that served the old ones must give what a fresh one gives,
+    /// and a clone (same values, same version) what the original gives.
+    #[test]
+    fn a_workspace_follows_parameter_changes() {
+        let mut mlp = Mlp::new(MlpConfig::default(), 3).unwrap();
+        let n = 40;
+        let t: Vec<f32> = (0..n).map(|i| i as f32 / n as f32).collect();
+        let x: Vec<f32> = (0..2 * n).map(|i| (i % 7) as f32 * 0.3 - 1.0).collect();
+        let mut ws = Workspace::new(&mlp, n);
+        let forward = |mlp: &Mlp, ws: &mut Workspace| {
+            let mut out = vec![0.0; 2 * n];
+            mlp.forward(&t, &x, &mut out, ws).unwrap();
+            out
+        };
+        let before = forward(&mlp, &mut ws);
+        let layer = mlp.layers()[1].clone();
+        mlp.params_mut()[layer.weight()][5] += 0.5;
+        let after = forward(&mlp, &mut ws);
+        assert_ne!(after, before);
+        assert_eq!(after, forward(&mlp, &mut Workspace::new(&mlp, n)));
+        let clone = mlp.clone();
+        assert_eq!(forward(&clone, &mut ws), after);
+    }
 
     #[test]
     fn same_seed_same_parameters() {

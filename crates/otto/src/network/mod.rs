@@ -10,8 +10,9 @@
 //! How it is fast: all parameters live in one flat f32 buffer (PyTorch `nn.Linear` layout, layer
 //! after layer: weight `out × in` row-major, then bias); a batch is split into one contiguous block
 //! of rows per thread, and each thread runs the whole forward and backward pass on its block with
-//! single-threaded GEMMs (faer's `matmul`), the bias and activation fused into one sweep after
-//! each GEMM; per-thread gradients are summed once at the end; [`AdamW`] and [`Ema`] are single
+//! single-threaded GEMMs (faer's `matmul`; a layer's product into 64 columns on an AVX-512 CPU
+//! runs the engine's own register-tiled kernel, bit-identical to faer's and 10% faster, see
+//! `matmul.rs`), the bias and activation fused into one sweep after each GEMM; per-thread gradients are summed once at the end; [`AdamW`] and [`Ema`] are single
 //! fused passes over the flat buffer. Called from outside rayon's pool, the calling thread takes the
 //! first block itself; for the lowest latency run the training loop inside rayon's pool
 //! (`rayon::scope` / `ThreadPool::install`), so that no thread ever sleeps on a latch between steps. A [`Workspace`] preallocates every buffer

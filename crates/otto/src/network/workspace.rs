@@ -66,6 +66,10 @@ pub(crate) struct BlockBuffers {
     pub grads: Vec<f32>,
     /// This block's Σ w_i ‖f_i − y_i‖² (not yet divided by n · output_dim).
     pub loss: f64,
+    /// The network's weights transposed (`Mlp::transpose_weights_into`), as of the parameter
+    /// version `weights_version`; refreshed by [`BlockBuffers::refresh_transposed_weights`].
+    pub weights_t: Vec<f32>,
+    weights_version: Option<u64>,
 }
 
 impl Workspace {
@@ -93,6 +97,8 @@ impl Workspace {
             output: vec![0.0; rows * shape.output_dim],
             grads: vec![0.0; shape.num_params],
             loss: 0.0,
+            weights_t: vec![0.0; shape.num_params],
+            weights_version: None,
         };
         Workspace {
             blocks: (0..threads).map(|_| block()).collect(),
@@ -133,5 +139,17 @@ impl Workspace {
             });
         }
         Ok(())
+    }
+}
+
+impl BlockBuffers {
+    /// `mlp`'s weights transposed, rebuilt in place (no allocation) when its parameters changed
+    /// since this block last built them — once per optimizer step in training, once per network
+    /// in sampling.
+    pub fn refresh_transposed_weights(&mut self, mlp: &Mlp) {
+        if self.weights_version != Some(mlp.version()) {
+            mlp.transpose_weights_into(&mut self.weights_t);
+            self.weights_version = Some(mlp.version());
+        }
     }
 }
