@@ -722,7 +722,7 @@ mod tests {
             out
         };
         let before = forward(&mlp, &mut ws);
-        let layer = mlp.layers()[1].clone();
+        let layer = mlp.layers()[1];
         mlp.params_mut()[layer.weight()][5] += 0.5;
         let after = forward(&mlp, &mut ws);
         assert_ne!(after, before);
