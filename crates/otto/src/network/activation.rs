@@ -17,7 +17,7 @@ use std::str::FromStr;
 /// Each matches the PyTorch module of the same name with default arguments, to within a few f32
 /// ulps (the exponential and `erfc` below are polynomial approximations, not libm's) — except deep
 /// in SiLU's and GELU's negative tails (z < −80, z < −12.5), where the values are below 1e-32 and
-/// kept from going subnormal ([`SILU_FLOOR`], [`GELU_RANGE`]): there to 2e-33 absolute.
+/// kept from going subnormal (`SILU_FLOOR`, `GELU_RANGE` in this module): there to 2e-33 absolute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Activation {
     /// `nn.SELU`: λ·z for z > 0, λα(eᶻ − 1) otherwise, with λ ≈ 1.0507, α ≈ 1.6733
