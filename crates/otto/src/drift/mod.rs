@@ -16,7 +16,7 @@
 //!
 //! Formulas and the differences between the paper and the release: MATH.md §5. Points are f32,
 //! row-major (the network's precision); the kernel variants stream their pairwise work
-//! ([`affinity`]), so memory stays O((N + M)·d); `sinkhorn-divergence` solves two dense entropic
+//! (`affinity`), so memory stays O((N + M)·d); `sinkhorn-divergence` solves two dense entropic
 //! problems with [`otto_ot`] (O(N·M) memory).
 
 mod affinity;

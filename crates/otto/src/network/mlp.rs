@@ -506,7 +506,7 @@ impl Mlp {
 
     /// Writes `[f(t_i, x_i), Σ_{j<d} ∂f_j/∂x_j (t_i, x_i)]` into row i of `out`
     /// (n × (output_dim + 1)) for the n rows of `x` (n × d): the output and the exact input
-    /// divergence of its first d components in 1 + d passes ([`backprop::divergence_block`]) — what
+    /// divergence of its first d components in 1 + d passes (`backprop::divergence_block`) — what
     /// the likelihood integrates. Needs output_dim ≥ input_dim = d (a velocity head first).
     pub fn forward_and_divergence(
         &self,
@@ -524,7 +524,7 @@ impl Mlp {
     /// (n × (output_dim + 1)): the output and Hutchinson's estimate of the input divergence of its
     /// first d components with the K probes in `probes` (K · n · d values, probe k's n × d rows
     /// after probe k − 1's; Hutchinson 1989, FFJORD §3.1), in one primal and K tangent passes
-    /// ([`backprop::hutchinson_block`]). Needs output_dim ≥ input_dim = d and K ≥ 1.
+    /// (`backprop::hutchinson_block`). Needs output_dim ≥ input_dim = d and K ≥ 1.
     pub fn forward_and_hutchinson(
         &self,
         t: &[f32],
