@@ -1,6 +1,6 @@
 //! `otto_ot._core`: the compiled half of the `otto-ot` Python package (PyO3 + rust-numpy). Each
 //! function copies its NumPy inputs once into otto-ot's types, solves on otto's own thread pool
-//! with the GIL released (see [`runtime`]) and returns NumPy arrays; POT-compatible signatures,
+//! with the GIL released (see `runtime`) and returns NumPy arrays; POT-compatible signatures,
 //! `log` dicts and warnings are in the Python layer (`python/otto_ot/`).
 
 use pyo3::prelude::*;

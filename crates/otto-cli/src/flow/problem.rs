@@ -249,7 +249,7 @@ fn parse_init(text: &str, grid: &Grid) -> Result<(GridDensity, Option<Gaussian>,
     Ok((density, Some(g), Some(var.sqrt())))
 }
 
-/// Values on the grid from a .npy whose shape must be the grid's ([N] or [N, N]).
+/// Values on the grid from a .npy whose shape must be the grid's (`[N]` or `[N, N]`).
 fn read_on_grid(path: &Path, grid: &Grid, flag: &str) -> Result<Vec<f64>> {
     let (shape, values) = npy::read_array(path)?;
     let want = grid.shape();
