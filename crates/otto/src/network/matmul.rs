@@ -15,6 +15,8 @@
 
 use faer::{Accum, MatMut, MatRef, Par};
 
+use super::activation::tangent_through;
+
 /// A strided matrix view: element (i, j) sits at offset `i·row_stride + j·col_stride`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct View {
@@ -159,9 +161,7 @@ pub(crate) fn layer_product(
         View::row_major(k, n),
     );
     if let Some(slope) = slope {
-        for (zj, &sj) in z.iter_mut().zip(slope) {
-            *zj *= sj;
-        }
+        tangent_through(z, slope, None);
     }
 }
 
@@ -276,7 +276,7 @@ mod tests {
             }
             let mut got = vec![f32::NAN; rows * n];
             layer_product(&mut got, &a, &w_t, (k, n), None);
-            let own_kernel = cfg!(target_arch = "x86_64") && n == 64 && avx512();
+            let own_kernel = n == 64 && avx512();
             for (r, row) in got.chunks_exact(n).enumerate().filter(|_| own_kernel) {
                 let mut alone = vec![f32::NAN; n];
                 layer_product(&mut alone, &a[r * k..(r + 1) * k], &w_t, (k, n), None);
