@@ -12,6 +12,8 @@
 
 use std::str::FromStr;
 
+use super::flush_subnormal;
+
 /// The nonlinearity applied after every hidden linear layer (never after the output layer).
 ///
 /// Each matches the PyTorch module of the same name with default arguments, to within a few f32
@@ -384,6 +386,9 @@ fn sweep<const FMA: bool>(
 
 /// Backward through a hidden layer's activation: `delta ← upstream ⊙ φ'(z)` stored into
 /// `derivative` (which held φ'(z)), and the bias gradient `db = Σ_rows delta` written to `bias_grad`.
+/// A delta below f32's smallest normal number is stored as 0 ([`flush_subnormal`]: a saturated
+/// unit's slope times a small upstream gradient would otherwise be read by both products of the
+/// layer's backward pass).
 pub(crate) fn chain_and_bias_grad(upstream: &[f32], derivative: &mut [f32], bias_grad: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -415,7 +420,7 @@ fn chain_and_bias_grad_portable(upstream: &[f32], derivative: &mut [f32], bias_g
         .zip(derivative.chunks_exact_mut(width))
     {
         for ((dj, &uj), gj) in drow.iter_mut().zip(urow).zip(bias_grad.iter_mut()) {
-            let delta = uj * *dj;
+            let delta = flush_subnormal(uj * *dj);
             *dj = delta;
             *gj += delta;
         }
@@ -629,6 +634,29 @@ mod tests {
                 "z = {z}: {values:?}"
             );
         }
+    }
+
+    /// The backward delta u·φ'(z) is the exact product where that is a normal number (or 0, or a
+    /// NaN), and 0 where it would be subnormal; the bias gradient sums what was stored.
+    #[test]
+    fn backward_deltas_are_never_subnormal() {
+        let upstream = [1e-20_f32, -3e-19, 0.5, 2.0, 1e-30, f32::NAN];
+        let slopes = [1e-20_f32, 2e-21, -0.25, 1e-36, 1e-10, 1.0];
+        let mut derivative = slopes;
+        let mut bias_grad = [f32::NAN; 6];
+        chain_and_bias_grad(&upstream, &mut derivative, &mut bias_grad);
+        let want = [0.0, 0.0, -0.125, 2e-36, 0.0, f32::NAN];
+        for (j, (&got, &w)) in derivative.iter().zip(&want).enumerate() {
+            assert!(
+                got == w || (got.is_nan() && w.is_nan()),
+                "{j}: {got:e} vs {w:e}"
+            );
+            assert!(!got.is_subnormal(), "{j}: {got:e}");
+            assert!(bias_grad[j] == got || (got.is_nan() && bias_grad[j].is_nan()));
+        }
+        assert!(
+            (upstream[0] * slopes[0]).is_subnormal() && (upstream[4] * slopes[4]).is_subnormal()
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::{check_len, NetworkError};
+use super::{check_len, flush_subnormal, NetworkError};
 
 /// The AdamW optimizer and its state (first and second moments, step count).
 ///
@@ -226,7 +226,10 @@ fn update_portable(
         .zip(m.iter_mut())
         .zip(v.iter_mut())
     {
-        *m += c.one_minus_beta1 * (g - *m);
+        // A first moment below f32's normal range is 0 (`flush_subnormal`): its update
+        // step_size·m/(√v̂ + ε) would be below 1e-33 for the default ε, and a subnormal m decaying
+        // by β₁ per step after its gradient stopped made every later step slower.
+        *m = flush_subnormal(*m + c.one_minus_beta1 * (g - *m));
         *v = c.beta2 * *v + c.one_minus_beta2 * (g * g);
         let denom = v.sqrt() / c.bias_correction2_sqrt + c.eps;
         *p = *p * c.decay - c.step_size * (*m / denom);
@@ -291,6 +294,27 @@ mod tests {
         };
         update_portable(&c, &mut serial, &grads, &mut m, &mut v);
         assert_eq!(big, serial);
+    }
+
+    /// A parameter whose gradient stops: its first moment decays by β₁ per step down to exactly 0
+    /// and is never subnormal on the way (before the flush it was for ≈ 150 steps, from about step
+    /// 805), and the parameter ends where it stood at step 400, long before the flush could act
+    /// (its updates fell below its ulp).
+    #[test]
+    fn a_stopped_gradient_leaves_no_subnormal_moment() {
+        let mut opt = AdamW::new(1).with_weight_decay(0.0);
+        let mut theta = [0.3_f32];
+        opt.step(&mut theta, &[1.0]).unwrap();
+        let mut at_400 = f32::NAN;
+        for step in 2..=2000 {
+            opt.step(&mut theta, &[0.0]).unwrap();
+            assert!(!opt.m[0].is_subnormal(), "step {step}: m = {:e}", opt.m[0]);
+            if step == 400 {
+                at_400 = theta[0];
+            }
+        }
+        assert_eq!(opt.m[0], 0.0);
+        assert_eq!(theta[0], at_400);
     }
 
     #[test]

@@ -51,6 +51,20 @@ pub use workspace::Workspace;
 
 use std::path::PathBuf;
 
+/// x, or 0 where |x| is below f32's smallest normal number (NaN stays NaN). For values the engine
+/// stores and reads again — the deltas of a backward pass, AdamW's first moment — whose size below
+/// ≈ 1e-38 cannot change a result: on x86 every multiply that reads or produces a subnormal
+/// number takes a microcode assist, so a first moment decaying by β₁ per step after its gradient
+/// stopped, or a saturated unit's delta, slowed every later step (BENCHMARKS.md, eighth session).
+#[inline(always)]
+pub(crate) fn flush_subnormal(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE {
+        0.0
+    } else {
+        x
+    }
+}
+
 /// Fails with [`NetworkError::Length`] naming `what` unless `got == expected`.
 pub(crate) fn check_len(
     what: &'static str,
