@@ -12,6 +12,11 @@ otto="${OTTO_BIN:-target/release/otto}"
 out="${OUT:-out/diffusion-claims}"
 steps="${STEPS:-20000}"
 n="${N:-2000}"
+if [[ ! -x "$otto" ]]; then
+  echo "diffusion_claims: no otto binary at $otto; build it with 'cargo build --release -p otto-cli' or set OTTO_BIN" >&2
+  exit 1
+fi
+mkdir -p "$out"
 "$otto" compare --methods ddpm,score-ve,edm,vp-v,i-cfm,ot-cfm --steps "$steps" --n "$n" \
   --quiet --out "$out/compare" >"$out.compare.md" 2>&1 || { cat "$out.compare.md"; exit 1; }
 cat "$out.compare.md"

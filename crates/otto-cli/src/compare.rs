@@ -203,12 +203,17 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let test = held_out.expect("at least one method ran");
     let figure = args.out.join("compare.png");
     let width = 360 * panels.len() as u32;
+    // One pair of axes for every method's samples, so that spreads compare at a glance.
+    let mut clouds: Vec<&Matrix> = panels.iter().map(|(_, points)| points).collect();
+    clouds.push(&test);
+    let ranges = plot::bounds(&clouds);
     plot::save_png(&figure, (width.max(1500), 760), |root| {
         let (top, bottom) = root.split_vertically(380);
         for (area, (name, points)) in top.split_evenly((1, panels.len())).iter().zip(&panels) {
-            plot::clouds_panel(
+            plot::clouds_panel_within(
                 area,
                 name,
+                ranges.clone(),
                 &[
                     ("held out", &test, plot::MUTED),
                     ("generated", points, plot::TARGET),

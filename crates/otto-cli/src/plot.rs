@@ -368,11 +368,24 @@ pub fn clouds_panel_within(
     ranges: (Range<f64>, Range<f64>),
     clouds: &[(&str, &Matrix, RGBColor)],
 ) -> Result<()> {
+    let (xr, yr) = ranges.clone();
     let mut chart = chart_within(area, title, ranges)?;
     for (label, points, colour) in clouds {
         scatter(&mut chart, points, *colour, label)?;
     }
-    legend(&mut chart)
+    // The legend goes to the corner the clouds leave emptiest (with shared axes, that differs
+    // from panel to panel).
+    let unit: Vec<(f64, f64)> = clouds
+        .iter()
+        .flat_map(|(_, points, _)| (0..points.rows()).map(|i| (points.get(i, 0), points.get(i, 1))))
+        .map(|(x, y)| {
+            (
+                (x - xr.start) / (xr.end - xr.start),
+                (y - yr.start) / (yr.end - yr.start),
+            )
+        })
+        .collect();
+    legend_at(&mut chart, emptiest_corner(&unit), 14)
 }
 
 /// Trajectories as thin lines, with their start (source colour) and end (target colour) points.

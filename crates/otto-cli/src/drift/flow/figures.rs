@@ -124,6 +124,10 @@ pub fn variants(
         curves.extend(floor_line(run, Some(w2_floor)));
     }
     let cols = runs.len().div_ceil(2).max(1);
+    // The variants' final particles on one pair of axes, so that their spreads compare at a glance.
+    let mut clouds: Vec<&Matrix> = runs.iter().map(|(_, run)| run.last()).collect();
+    clouds.push(target);
+    let ranges = plot::bounds(&clouds);
     plot::save_png(path, (800 + 360 * cols as u32, 760), |root| {
         let (top, body) = root.split_vertically(40);
         top.titled(title, ("sans-serif", 24))
@@ -138,9 +142,10 @@ pub fn variants(
         )?;
         for (k, (area, (name, run))) in right.split_evenly((2, cols)).iter().zip(runs).enumerate() {
             let colour = plot::series_colour(k);
-            plot::clouds_panel(
+            plot::clouds_panel_within(
                 area,
                 name,
+                ranges.clone(),
                 &[("target", target, MUTED), ("final", run.last(), colour)],
             )?;
         }
