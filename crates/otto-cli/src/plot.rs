@@ -361,7 +361,8 @@ pub fn clouds_panel(
     clouds_panel_within(area, title, bounds(&refs), clouds)
 }
 
-/// [`clouds_panel`] over fixed ranges (the frames of an animation share their axes).
+/// [`clouds_panel`] over fixed ranges, for panels or animation frames that share their axes; the
+/// legend goes to the corner the clouds leave emptiest.
 pub fn clouds_panel_within(
     area: &DrawingArea<BitMapBackend, Shift>,
     title: &str,
