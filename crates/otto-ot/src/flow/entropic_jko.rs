@@ -271,14 +271,8 @@ impl Solver {
             // ξᵀa (ξ is symmetric), then the column error of the current plan.
             self.kernel.apply(&self.log_a, &mut self.log_t);
             if iterations > 0 {
-                let error: f64 = self
-                    .log_b
-                    .par_iter()
-                    .with_min_len(MIN_PAR_LEN)
-                    .zip(&self.log_t)
-                    .zip(&q)
-                    .map(|((&b, &t), &qj)| ((b + t).exp() - qj).abs())
-                    .sum();
+                let (log_b, log_t) = (&self.log_b, &self.log_t);
+                let error = ordered_sum(q.len(), |j| ((log_b[j] + log_t[j]).exp() - q[j]).abs());
                 if error < options.tolerance || iterations >= options.max_iter || !error.is_finite()
                 {
                     break error;
@@ -325,22 +319,34 @@ impl Solver {
         let mut total = 0.0;
         for axis in 0..self.kernel.dim() {
             self.kernel.apply_cost(axis, &self.log_b, &mut self.log_t);
-            total += self
-                .log_a
-                .par_iter()
-                .with_min_len(MIN_PAR_LEN)
-                .zip(&self.log_t)
-                .map(|(&a, &t)| {
-                    if a == f64::NEG_INFINITY {
-                        0.0
-                    } else {
-                        (a + t).exp()
-                    }
-                })
-                .sum::<f64>();
+            let (log_a, log_t) = (&self.log_a, &self.log_t);
+            total += ordered_sum(log_a.len(), |i| {
+                if log_a[i] == f64::NEG_INFINITY {
+                    0.0
+                } else {
+                    (log_a[i] + log_t[i]).exp()
+                }
+            });
         }
         total
     }
+}
+
+/// Σ_{i < len} term(i), in parallel over fixed chunks of [`MIN_PAR_LEN`] terms, each summed in
+/// order, then the chunk sums in order: the same bits whatever the thread count and scheduling
+/// (rayon's `sum` adds its pieces in an order that depends on which thread stole which work, so
+/// the stopping error and the transport cost could differ between two runs in the last bits).
+fn ordered_sum(len: usize, term: impl Fn(usize) -> f64 + Sync) -> f64 {
+    let chunks: Vec<f64> = (0..len.div_ceil(MIN_PAR_LEN))
+        .into_par_iter()
+        .map(|c| {
+            let start = c * MIN_PAR_LEN;
+            (start..(start + MIN_PAR_LEN).min(len))
+                .map(&term)
+                .sum::<f64>()
+        })
+        .collect();
+    chunks.iter().sum()
 }
 
 #[cfg(test)]

@@ -10,8 +10,10 @@ fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Sums `f` over the pairs (i, j) with j in `cols(i)`: `f(d², acc)` adds its K values for one
-/// pair to `acc`. Each row is summed on its own before joining the total, so rounding grows
-/// with the row length, not with the number of pairs.
+/// pair to `acc`. Each row is summed on its own (in parallel over rows), then the row sums in row
+/// order: rounding grows with the row length, not with the number of pairs, and the result has
+/// the same bits whatever the thread count and scheduling (a parallel reduction would add the
+/// rows in an order that depends on which thread stole which work).
 fn sums(
     x: &Matrix,
     y: &Matrix,
@@ -19,29 +21,21 @@ fn sums(
     cols: impl Fn(usize) -> std::ops::Range<usize> + Sync,
     f: impl Fn(f64, &mut [f64]) + Sync,
 ) -> Vec<f64> {
-    (0..x.rows())
-        .into_par_iter()
+    let mut rows = vec![0.0; x.rows() * k];
+    rows.par_chunks_mut(k)
         .with_min_len(8)
-        .fold(
-            || (vec![0.0; k], vec![0.0; k]),
-            |(mut total, mut row), i| {
-                row.iter_mut().for_each(|v| *v = 0.0);
-                let xi = x.row(i);
-                for j in cols(i) {
-                    f(squared_distance(xi, y.row(j)), &mut row);
-                }
-                total.iter_mut().zip(&row).for_each(|(t, r)| *t += r);
-                (total, row)
-            },
-        )
-        .map(|(total, _)| total)
-        .reduce(
-            || vec![0.0; k],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(u, v)| *u += v);
-                a
-            },
-        )
+        .enumerate()
+        .for_each(|(i, row)| {
+            let xi = x.row(i);
+            for j in cols(i) {
+                f(squared_distance(xi, y.row(j)), row);
+            }
+        });
+    let mut total = vec![0.0; k];
+    for row in rows.chunks_exact(k) {
+        total.iter_mut().zip(row).for_each(|(t, r)| *t += r);
+    }
+    total
 }
 
 /// Σ_{i,j} f(‖x_i − y_j‖²) over all n·m pairs, K sums at once.
@@ -64,6 +58,33 @@ pub(super) fn within_sums(x: &Matrix, k: usize, f: impl Fn(f64, &mut [f64]) + Sy
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sums_have_the_same_bits_on_any_number_of_threads() {
+        // Truth: the serial sum (one thread) — the rows are added in row order whatever the
+        // scheduling, so 2, 3 and 7 threads give it to the bit (a parallel reduction did not).
+        let x = Matrix::from_fn(3001, 2, |i, j| {
+            ((i * 7919 + j * 104_729) % 1000) as f64 / 7.0
+        });
+        let y = Matrix::from_fn(1999, 2, |i, j| ((i * 6007 + j * 31) % 997) as f64 / 3.0);
+        let f = |d2: f64, acc: &mut [f64]| {
+            acc[0] += d2.sqrt();
+            acc[1] += (-d2 / 50.0).exp();
+        };
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| (cross_sums(&x, &y, 2, f), within_sums(&x, 2, f)))
+        };
+        let serial = on(1);
+        for threads in [2, 3, 7] {
+            for _ in 0..3 {
+                assert_eq!(on(threads), serial, "{threads} threads");
+            }
+        }
+    }
 
     #[test]
     fn sums_match_a_direct_double_loop() {
