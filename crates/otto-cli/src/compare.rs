@@ -63,6 +63,12 @@ pub struct CompareArgs {
     /// Output directory: one run per method, compare.json, compare.md, compare.png.
     #[arg(long, default_value = "runs/compare")]
     out: PathBuf,
+    /// Continue an interrupted comparison in --out: a method whose run there has this
+    /// comparison's configuration is not trained again — a finished one is evaluated as it is, an
+    /// unfinished one resumes from its last checkpoint (bit for bit as `otto train --resume`) —
+    /// and its training time is the one its checkpoints recorded.
+    #[arg(long)]
+    resume: bool,
     /// No progress output.
     #[arg(long)]
     quiet: bool,
@@ -274,8 +280,9 @@ fn fastest<T>(mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
     Ok((best, last.expect("three runs")))
 }
 
-/// Trains `config` into the comparison's directory of its method, with progress; returns the run
-/// and the training wall time.
+/// Trains `config` into the comparison's directory of its method, with progress (with
+/// `--resume`, continues or keeps the run there when it has this configuration); returns the run
+/// and its training wall time.
 fn train_run(
     args: &CompareArgs,
     pool: &rayon::ThreadPool,
@@ -283,13 +290,38 @@ fn train_run(
 ) -> Result<(RunDir, f64)> {
     let dir = args.out.join(config.method.name());
     let run = RunDir::create(&dir)?;
+    let resume = args.resume && resumable(&run, config)?;
     if !args.quiet {
-        eprintln!("training {} → {}", config.method.name(), dir.display());
+        let verb = if resume { "resuming" } else { "training" };
+        eprintln!("{verb} {} → {}", config.method.name(), dir.display());
     }
     let mut progress = Progress::new(config.steps, args.quiet);
-    let start = Instant::now();
-    pool.install(|| train::train(config, &run, false, &mut progress))?;
-    Ok((run, start.elapsed().as_secs_f64()))
+    let state = pool.install(|| train::train(config, &run, resume, &mut progress))?;
+    Ok((run, state.train_seconds))
+}
+
+/// Whether `run` holds a checkpoint of a run configured as `config` (no run there, or one stopped
+/// before its first checkpoint: no, train it afresh). A run of another configuration is an error:
+/// `--resume` must not mix two protocols in one table.
+fn resumable(run: &RunDir, config: &TrainConfig) -> Result<bool> {
+    if !run.file("config.toml").is_file() {
+        return Ok(false);
+    }
+    let (there, here) = (run.read_to_string("config.toml")?, config.to_toml());
+    if there != here {
+        let differing = |a: &str, b: &str| -> String {
+            let other: Vec<&str> = b.lines().collect();
+            let lines: Vec<&str> = a.lines().filter(|l| !other.contains(l)).collect();
+            lines.join(", ")
+        };
+        bail!(
+            "--resume: {} holds a run of another configuration (there: {}; here: {}); run without --resume to train it again, or choose another --out",
+            run.root().display(),
+            differing(&there, &here),
+            differing(&here, &there)
+        );
+    }
+    Ok(run.file("checkpoint.json").is_file())
 }
 
 /// Trains and evaluates the drifting run of a comparison: the authors' toy recipe for

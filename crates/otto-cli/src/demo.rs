@@ -9,7 +9,6 @@
 //! instead (its notebook's recipe on its checkerboard, a one-step generator).
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::Args;
@@ -58,10 +57,9 @@ pub struct DemoArgs {
 fn train_demo(config: &TrainConfig, args: &DemoArgs) -> Result<(RunDir, f64)> {
     let run = RunDir::create(&args.out)?;
     let mut progress = Progress::new(config.steps, args.quiet);
-    let start = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new().build()?;
-    pool.install(|| train::train(config, &run, false, &mut progress))?;
-    Ok((run, start.elapsed().as_secs_f64()))
+    let state = pool.install(|| train::train(config, &run, false, &mut progress))?;
+    Ok((run, state.train_seconds))
 }
 
 /// Writes the run's samples and metrics and draws its plots (`steps` Euler steps for a flow).

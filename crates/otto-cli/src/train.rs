@@ -303,10 +303,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let state = pool.install(|| train::train(&config, &run, resume, &mut progress))?;
     if !args.quiet {
         eprintln!(
-            "trained {} steps of {} into {}",
+            "trained {} steps of {} into {} ({:.1} s of training)",
             state.step,
             config.method.name(),
-            run.root().display()
+            run.root().display(),
+            state.train_seconds
         );
     }
     Ok(())

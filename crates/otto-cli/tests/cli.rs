@@ -408,6 +408,23 @@ fn killed_run_resumes_bit_for_bit() {
     }
 }
 
+/// Runs otto with `args`, kills it (SIGKILL) as soon as `checkpoint` (a checkpoint.json) exists,
+/// and returns the step that checkpoint holds.
+fn killed_at_first_checkpoint(args: &[String], checkpoint: &Path) -> u64 {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otto"))
+        .args(args)
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !checkpoint.exists() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(checkpoint).unwrap()).unwrap();
+    info["step"].as_u64().unwrap()
+}
+
 fn resumes_bit_for_bit(method: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
@@ -437,20 +454,8 @@ fn resumes_bit_for_bit(method: &str) {
         "{}",
         String::from_utf8_lossy(&whole.stderr)
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_otto"))
-        .args(args(&b))
-        .spawn()
-        .unwrap();
-    let checkpoint = b.join("checkpoint.json");
-    let start = std::time::Instant::now();
-    while !checkpoint.exists() && start.elapsed().as_secs() < 60 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let info: Value = serde_json::from_str(&std::fs::read_to_string(&checkpoint).unwrap()).unwrap();
     assert!(
-        info["step"].as_u64().unwrap() < 3000,
+        killed_at_first_checkpoint(&args(&b), &b.join("checkpoint.json")) < 3000,
         "the run finished before it was killed"
     );
     let resumed = otto(&["train", "--resume", s(&b), "--quiet"]);
@@ -461,12 +466,34 @@ fn resumes_bit_for_bit(method: &str) {
     );
     // checkpoint.safetensors holds the weights and AdamW's moments (model.safetensors holds the same
     // weights, but its metadata header is a hash map whose key order varies between processes).
-    for f in ["log.jsonl", "checkpoint.safetensors", "checkpoint.json"] {
+    for f in ["log.jsonl", "checkpoint.safetensors"] {
         assert!(
             std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
             "{method}: {f} differs"
         );
     }
+    // checkpoint.json: the same step, random-stream position and AdamW steps; only the wall time
+    // differs, and the resumed run's counts both of its sessions.
+    let info = |dir: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("checkpoint.json")).unwrap())
+            .unwrap()
+    };
+    let (mut whole_info, mut resumed_info) = (info(&a), info(&b));
+    for info in [&whole_info, &resumed_info] {
+        assert!(
+            info["train_seconds"].as_f64().unwrap() > 0.0,
+            "{method}: {info}"
+        );
+    }
+    whole_info.as_object_mut().unwrap().remove("train_seconds");
+    resumed_info
+        .as_object_mut()
+        .unwrap()
+        .remove("train_seconds");
+    assert_eq!(
+        whole_info, resumed_info,
+        "{method}: checkpoint.json differs"
+    );
     assert_eq!(b.join("score.safetensors").exists(), method == "sf2m");
 }
 
@@ -966,6 +993,75 @@ fn compare_trains_every_method_and_writes_one_table() {
     ]));
     assert!(
         err.contains("'flow'") && err.contains("sf2m, reflow, ddpm"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_interrupted_comparison_resumes_to_the_uninterrupted_table() {
+    // Truth: the same comparison left uninterrupted. Killed after its run's first checkpoint and
+    // continued with --resume, it reports the same metrics to the bit (the run resumes bit for
+    // bit, the evaluation is seeded); resumed again once finished, it trains nothing (the weights'
+    // file is not rewritten) and reports the same training time; a --resume with other settings
+    // is refused with one line naming what differs.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let args = |out: &Path, steps: &str, extra: &[&str]| -> Vec<String> {
+        let base = [
+            "compare",
+            "--methods",
+            "i-cfm",
+            "--steps",
+            steps,
+            "--n",
+            "200",
+        ];
+        let tail = ["--nfe", "4,10", "--quiet", "--json", "--out", s(out)];
+        base.iter()
+            .chain(extra)
+            .chain(&tail)
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let compare = |out: &Path, steps: &str, extra: &[&str]| {
+        let args = args(out, steps, extra);
+        otto(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    // The row without its wall times (the only fields that may differ).
+    let metrics = |v: &Value| -> Value {
+        let mut row = v["methods"][0].clone();
+        let row_map = row.as_object_mut().unwrap();
+        row_map.retain(|k, _| !k.ends_with("time_s"));
+        for point in row_map["w2_vs_nfe"].as_array_mut().unwrap() {
+            point.as_object_mut().unwrap().remove("time_s");
+        }
+        row
+    };
+    let whole = json_of(&compare(&a, "6000", &[]));
+    let checkpoint = b.join("i-cfm").join("checkpoint.json");
+    assert!(
+        killed_at_first_checkpoint(&args(&b, "6000", &[]), &checkpoint) < 6000,
+        "the comparison finished training before it was killed"
+    );
+    let resumed = json_of(&compare(&b, "6000", &["--resume"]));
+    assert_eq!(metrics(&resumed), metrics(&whole));
+    let train_time = resumed["methods"][0]["train_time_s"].as_f64().unwrap();
+    assert!(train_time > 0.0);
+    let weights = b.join("i-cfm").join("model.safetensors");
+    let written = std::fs::metadata(&weights).unwrap().modified().unwrap();
+    let again = json_of(&compare(&b, "6000", &["--resume"]));
+    assert_eq!(metrics(&again), metrics(&whole));
+    assert_eq!(
+        again["methods"][0]["train_time_s"].as_f64(),
+        Some(train_time)
+    );
+    assert_eq!(
+        std::fs::metadata(&weights).unwrap().modified().unwrap(),
+        written
+    );
+    let err = stderr_of(&compare(&b, "500", &["--resume"]));
+    assert!(
+        err.contains("there: steps = 6000") && err.contains("here: steps = 500"),
         "{err}"
     );
 }

@@ -1,7 +1,8 @@
 //! Checkpoints: everything `otto train --resume` needs to continue a run bit for bit — the
 //! weights, AdamW's moments and step, the EMA, the completed step and the position of the run's
-//! random stream. Written as `checkpoint.safetensors` (tensors, with the step in its metadata) and
-//! `checkpoint.json`, each atomically, plus `model.safetensors` (and `ema.safetensors`) for use;
+//! random stream (and, for reports, the training wall time so far). Written as
+//! `checkpoint.safetensors` (tensors, with the step in its metadata) and `checkpoint.json`, each
+//! atomically, plus `model.safetensors` (and `ema.safetensors`) for use;
 //! SF2M's score network goes under the same names with a `score_` prefix (tensors, JSON keys) and
 //! into `score.safetensors` (and `score-ema.safetensors`).
 
@@ -31,6 +32,9 @@ struct NetParts {
 pub struct Checkpoint {
     /// Completed optimizer steps.
     pub step: usize,
+    /// Training wall time up to `step` ([`TrainState::train_seconds`]; 0 in checkpoints written
+    /// before otto kept it).
+    pub train_seconds: f64,
     main: NetParts,
     score: Option<NetParts>,
     rng_word_pos: u128,
@@ -94,6 +98,7 @@ impl Checkpoint {
         let mut info = json!({
             "step": state.step,
             "rng_word_pos": state.rng.get_word_pos().to_string(),
+            "train_seconds": state.train_seconds,
         });
         for &(prefix, mlp, optimizer, ema) in &nets {
             info[format!("{prefix}adam_step")] = json!(optimizer.step_count());
@@ -128,6 +133,19 @@ impl Checkpoint {
             .as_str()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| invalid(run, "checkpoint.json", "missing 'rng_word_pos'"))?;
+        let train_seconds = match &info["train_seconds"] {
+            serde_json::Value::Null => 0.0,
+            value => value
+                .as_f64()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .ok_or_else(|| {
+                    invalid(
+                        run,
+                        "checkpoint.json",
+                        "'train_seconds' is not a non-negative number",
+                    )
+                })?,
+        };
         let path = run.file("checkpoint.safetensors");
         let blob = std::fs::read(&path).map_err(|error| RunError::Io { path, error })?;
         let (_, meta) = SafeTensors::read_metadata(&blob)
@@ -181,6 +199,7 @@ impl Checkpoint {
         };
         Ok(Self {
             step,
+            train_seconds,
             main: parts("")?,
             score,
             rng_word_pos,
@@ -225,6 +244,7 @@ impl Checkpoint {
             ema: main.ema,
             rng,
             score,
+            train_seconds: self.train_seconds,
         })
     }
 }

@@ -585,6 +585,9 @@ pub struct TrainState {
     pub rng: ChaCha8Rng,
     /// SF2M's score network, trained beside the flow network on the same inputs.
     pub score: Option<Net>,
+    /// Wall-clock seconds of training up to `step`, summed over the sessions of an interrupted
+    /// and resumed run (each session counts from its start to its last checkpoint or its end).
+    pub train_seconds: f64,
 }
 
 /// Trains the run in `run` (a new run writes `config.toml`; `resume` continues from the
@@ -595,6 +598,7 @@ pub fn train(
     resume: bool,
     observer: &mut dyn Observer,
 ) -> Result<TrainState, TrainError> {
+    let started = Instant::now();
     validate(config)?;
     let recipe = Recipe::from_config(config)?;
     let mlp_config = mlp_config(config, &recipe)?;
@@ -617,8 +621,10 @@ pub fn train(
             ema: main.ema,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             score,
+            train_seconds: 0.0,
         }
     };
+    let earlier_seconds = state.train_seconds;
     let schedule = LrSchedule {
         lr_max: config.lr,
         lr_min: config.lr_min,
@@ -768,6 +774,7 @@ pub fn train(
             )?;
         }
         if checkpoint {
+            state.train_seconds = earlier_seconds + started.elapsed().as_secs_f64();
             Checkpoint::save(run, &state)?;
             last_checkpoint = state.step;
         }
