@@ -7,6 +7,7 @@ use std::sync::Once;
 
 use anyhow::{anyhow, Context, Result};
 use otto_ot::Matrix;
+use plotters::coord::combinators::WithKeyPoints;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -239,15 +240,48 @@ pub fn interpolation_panel(
     legend(&mut chart)
 }
 
-/// At most this many labelled ticks on a log axis: plotters fills a short range with every
-/// multiple 2…9 of its decades otherwise, and their labels run into each other.
-const LOG_LABELS: usize = 5;
+/// The ticks of a log axis over [lo, hi] (0 < lo < hi): (labelled, light). Labelled: the powers
+/// of ten over three decades or more (beyond six decades every second or third, 10⁰ among them,
+/// so that labels do not collide), the 1-2-5 steps over one to three decades, every multiple 1…9
+/// under one — a panel always names at least two values (plotters' own choice labelled only "1"
+/// on an axis from 0.2 to 3). Light: the multiples 1…9 of every decade, as grid lines.
+fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+    let decades = (hi / lo).log10();
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let steps = |mantissas: &[f64], every: i32| -> Vec<f64> {
+        (first..=last)
+            .filter(|k| k.rem_euclid(every) == 0)
+            .flat_map(|k| mantissas.iter().map(move |m| m * 10f64.powi(k)))
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    let all = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+    let labelled = if decades >= 3.0 {
+        steps(&[1.0], (decades / 6.0).ceil().max(1.0) as i32)
+    } else if decades >= 1.0 {
+        steps(&[1.0, 2.0, 5.0], 1)
+    } else {
+        steps(&all, 1)
+    };
+    (labelled, steps(&all, 1))
+}
 
-/// A log axis's tick label: whole numbers from 1 to 10⁵ as integers (NFE 16, 100, 1000), other
-/// values as one significant digit and an exponent (1e-3, 5e-1).
+/// A log axis over [lo, hi] with the ticks of [`log_ticks`].
+fn log_axis(lo: f64, hi: f64) -> WithKeyPoints<LogCoord<f64>> {
+    let (labelled, light) = log_ticks(lo, hi);
+    (lo..hi)
+        .log_scale()
+        .with_key_points(labelled)
+        .with_light_points(light)
+}
+
+/// A log axis's tick label: values from 10⁻³ to 10⁵ in plain decimals with as many places as
+/// their leading digit needs (0.002, 0.5, 16, 1000), others as one significant digit and an
+/// exponent (1e-6, 2e5).
 fn log_tick(v: f64) -> String {
-    if (1.0..1e5).contains(&v) && (v - v.round()).abs() <= 1e-9 * v {
-        format!("{}", v.round())
+    if (1e-3..1e5).contains(&v) {
+        let places = (-v.log10().floor()).max(0.0) as usize;
+        format!("{v:.places$}")
     } else {
         format!("{v:.0e}")
     }
@@ -287,14 +321,12 @@ pub fn loglog_panel(
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
+        .build_cartesian_2d(log_axis(x_lo, x_hi), log_axis(y_lo, y_hi))
         .map_err(|e| anyhow!("{e}"))?;
     chart
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
-        .x_labels(LOG_LABELS)
-        .y_labels(LOG_LABELS)
         .x_label_formatter(&|v| log_tick(*v))
         .y_label_formatter(&|v| log_tick(*v))
         .label_style(("sans-serif", 14))
@@ -656,14 +688,39 @@ mod tests {
 
     #[test]
     fn tick_labels_are_short() {
-        let log: Vec<String> = [16.0, 100.0, 1000.0, 0.001, 0.5, 2.5e5]
+        let log: Vec<String> = [16.0, 100.0, 1000.0, 0.001, 0.5, 0.2 * 3.0, 2.5e5, 1e-6]
             .map(log_tick)
             .to_vec();
-        assert_eq!(log, ["16", "100", "1000", "1e-3", "5e-1", "2e5"]);
+        assert_eq!(
+            log,
+            ["16", "100", "1000", "0.001", "0.5", "0.6", "2e5", "1e-6"]
+        );
         let linear: Vec<String> = [-2.0, -0.0, 0.5, 0.30000000000000004, 150.0]
             .map(linear_tick)
             .to_vec();
         assert_eq!(linear, ["-2", "0", "0.5", "0.3", "150"]);
+    }
+
+    #[test]
+    fn log_axes_name_at_least_two_values() {
+        // By hand: under a decade every multiple, one to three decades the 1-2-5 steps, wider
+        // ranges the powers of ten (thinned beyond six decades); the light lines are the
+        // multiples 1…9 in range.
+        let labelled =
+            |lo, hi| -> Vec<String> { log_ticks(lo, hi).0.into_iter().map(log_tick).collect() };
+        assert_eq!(
+            labelled(0.25, 0.95),
+            ["0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"]
+        );
+        assert_eq!(labelled(0.13, 3.5), ["0.2", "0.5", "1", "2"]);
+        assert_eq!(labelled(3.0, 150.0), ["5", "10", "20", "50", "100"]);
+        assert_eq!(
+            labelled(0.9e-13, 2.0),
+            ["1e-12", "1e-9", "1e-6", "0.001", "1"]
+        );
+        assert_eq!(labelled(0.5, 2e3), ["1", "10", "100", "1000"]);
+        let (_, light) = log_ticks(0.13, 3.5);
+        assert_eq!(light.len(), 8 + 3, "0.2…0.9 and 1, 2, 3");
     }
 
     #[test]
