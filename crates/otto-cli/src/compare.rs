@@ -237,9 +237,15 @@ pub fn run(args: CompareArgs) -> Result<()> {
             let title = format!("W2 vs NFE, {}", solver.name());
             plot::loglog_panel(area, &title, "NFE", "W2 to held-out points", series)?;
         }
+        // The panel's title names drifting's one network pass only when drifting is in the table.
+        let time_title = if methods.contains(&Method::Drifting) {
+            "W2 vs time (euler; drifting: 1 pass)"
+        } else {
+            "W2 vs sampling time, euler"
+        };
         plot::loglog_panel(
             &areas[used.len()],
-            "W2 vs sampling time (euler; drifting 1 pass)",
+            time_title,
             "seconds",
             "W2 to held-out points",
             &time_curves,
@@ -282,12 +288,12 @@ fn fastest<T>(mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
 
 /// Trains `config` into the comparison's directory of its method, with progress (with
 /// `--resume`, continues or keeps the run there when it has this configuration); returns the run
-/// and its training wall time.
+/// and its training wall time (`None`: resumed from a checkpoint of an otto that did not keep it).
 fn train_run(
     args: &CompareArgs,
     pool: &rayon::ThreadPool,
     config: &TrainConfig,
-) -> Result<(RunDir, f64)> {
+) -> Result<(RunDir, Option<f64>)> {
     let dir = args.out.join(config.method.name());
     let run = RunDir::create(&dir)?;
     let resume = args.resume && resumable(&run, config)?;

@@ -302,12 +302,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let pool = rayon::ThreadPoolBuilder::new().build()?;
     let state = pool.install(|| train::train(&config, &run, resume, &mut progress))?;
     if !args.quiet {
+        let time = state
+            .train_seconds
+            .map_or_else(String::new, |s| format!(" ({s:.1} s of training)"));
         eprintln!(
-            "trained {} steps of {} into {} ({:.1} s of training)",
+            "trained {} steps of {} into {}{time}",
             state.step,
             config.method.name(),
-            run.root().display(),
-            state.train_seconds
+            run.root().display()
         );
     }
     Ok(())

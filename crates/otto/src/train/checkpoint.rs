@@ -32,9 +32,9 @@ struct NetParts {
 pub struct Checkpoint {
     /// Completed optimizer steps.
     pub step: usize,
-    /// Training wall time up to `step` ([`TrainState::train_seconds`]; 0 in checkpoints written
-    /// before otto kept it).
-    pub train_seconds: f64,
+    /// Training wall time up to `step` ([`TrainState::train_seconds`]; `None` in checkpoints
+    /// written before otto kept it).
+    pub train_seconds: Option<f64>,
     main: NetParts,
     score: Option<NetParts>,
     rng_word_pos: u128,
@@ -134,10 +134,11 @@ impl Checkpoint {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| invalid(run, "checkpoint.json", "missing 'rng_word_pos'"))?;
         let train_seconds = match &info["train_seconds"] {
-            serde_json::Value::Null => 0.0,
+            serde_json::Value::Null => None,
             value => value
                 .as_f64()
-                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Some)
+                .filter(|s| s.is_some_and(|s| s.is_finite() && s >= 0.0))
                 .ok_or_else(|| {
                     invalid(
                         run,

@@ -586,8 +586,9 @@ pub struct TrainState {
     /// SF2M's score network, trained beside the flow network on the same inputs.
     pub score: Option<Net>,
     /// Wall-clock seconds of training up to `step`, summed over the sessions of an interrupted
-    /// and resumed run (each session counts from its start to its last checkpoint or its end).
-    pub train_seconds: f64,
+    /// and resumed run (each session counts from its start to its last checkpoint or its end);
+    /// `None` for a run resumed from a checkpoint written before otto kept it.
+    pub train_seconds: Option<f64>,
 }
 
 /// Trains the run in `run` (a new run writes `config.toml`; `resume` continues from the
@@ -621,7 +622,7 @@ pub fn train(
             ema: main.ema,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             score,
-            train_seconds: 0.0,
+            train_seconds: Some(0.0),
         }
     };
     let earlier_seconds = state.train_seconds;
@@ -774,7 +775,7 @@ pub fn train(
             )?;
         }
         if checkpoint {
-            state.train_seconds = earlier_seconds + started.elapsed().as_secs_f64();
+            state.train_seconds = earlier_seconds.map(|s| s + started.elapsed().as_secs_f64());
             Checkpoint::save(run, &state)?;
             last_checkpoint = state.step;
         }
