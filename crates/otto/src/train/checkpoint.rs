@@ -137,8 +137,8 @@ impl Checkpoint {
             serde_json::Value::Null => None,
             value => value
                 .as_f64()
+                .filter(|s| s.is_finite() && *s >= 0.0)
                 .map(Some)
-                .filter(|s| s.is_some_and(|s| s.is_finite() && s >= 0.0))
                 .ok_or_else(|| {
                     invalid(
                         run,
